@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace Aviary.Cli.Commands;
+
+/// <summary>Every verb of the CLI.</summary>
+internal static class Verbs
+{
+    public static IEnumerable<Command> All(CliIO io)
+    {
+        yield return Validate.ValidateCommand.Create(io);
+    }
+}
