@@ -8,5 +8,6 @@ internal static class Verbs
     public static IEnumerable<Command> All(CliIO io)
     {
         yield return Validate.ValidateCommand.Create(io);
+        yield return Simulate.SimulateCommand.Create(io);
     }
 }
