@@ -415,8 +415,10 @@ public sealed class CanaryScheduler(SchedulerServices services)
             }
 
             var routes = _routes!.Value;
+            var max = p.EffectiveMaxWeight;
             if (WeightPlan.NextStep(p, routes.Canary) <= 0) return;
-            if (!routes.Mirrored && Phase != CanaryPhase.WaitingPromotion)
+            // Unlike Flagger, the traffic-increase gate is asked only when there is traffic left to add.
+            if (!routes.Mirrored && Phase != CanaryPhase.WaitingPromotion && routes.Canary < max)
             {
                 foreach (var hook in p.HooksOf(WebhookType.ConfirmTrafficIncrease))
                 {
@@ -430,7 +432,6 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 }
             }
 
-            var max = p.EffectiveMaxWeight;
             if (routes.Canary < max)
             {
                 RouteWeights next;

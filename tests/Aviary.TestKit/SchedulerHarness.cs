@@ -1,0 +1,85 @@
+using Aviary.Core.Manifests;
+using Aviary.Core.Model;
+using Aviary.Core.Policy;
+using Aviary.Core.Scheduling;
+using Aviary.Core.Simulation;
+
+namespace Aviary.TestKit;
+
+/// <summary>Runs the scheduler one tick at a time against fakes, in virtual time.</summary>
+public sealed class SchedulerHarness
+{
+    public VirtualClock Clock { get; } = new();
+    public FakeWorkload Workload { get; }
+    public FakeRouter Router { get; } = new();
+    public FakeMetrics Metrics { get; } = new();
+    public FakeWebhooks Webhooks { get; } = new();
+    public FakeNotifier Notifier { get; } = new();
+    public CanaryScheduler Scheduler { get; }
+    public CanaryPolicy Policy { get; set; }
+    public CanaryStatus Status { get; set; } = CanaryStatus.Empty;
+    public List<TickOutcome> Outcomes { get; } = [];
+
+    public SchedulerHarness(string canaryYaml)
+    {
+        Workload = new FakeWorkload(Clock);
+        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, Router, Metrics, Webhooks, Notifier, Clock));
+        Policy = Compile(canaryYaml);
+    }
+
+    public static CanaryPolicy Compile(string yaml)
+    {
+        var file = ManifestReader.Read(yaml);
+        var doc = file.Documents.Single(d => d.Kind == "Canary");
+        if (!doc.IsValid) throw new InvalidOperationException(string.Join("\n", doc.Diagnostics));
+        return (CanaryPolicy)doc.Compiled!;
+    }
+
+    public IEnumerable<string> Events => Outcomes.SelectMany(o => o.Events).Select(e => e.Message);
+
+    public string Phase => Status.Phase ?? "";
+
+    /// <summary>Runs one tick and advances the clock by the analysis interval.</summary>
+    public async Task<TickOutcome> TickAsync()
+    {
+        var outcome = await Scheduler.TickAsync(Policy, Status);
+        Status = outcome.Status;
+        Outcomes.Add(outcome);
+        Clock.Advance(Policy.Interval);
+        return outcome;
+    }
+
+    public async Task TicksAsync(int n)
+    {
+        for (var i = 0; i < n; i++) await TickAsync();
+    }
+
+    /// <summary>Ticks until the phase is one of <paramref name="phases"/>; fails after <paramref name="max"/> ticks.</summary>
+    public async Task<int> RunUntilAsync(int max, params string[] phases)
+    {
+        for (var i = 1; i <= max; i++)
+        {
+            await TickAsync();
+            if (phases.Contains(Phase)) return i;
+        }
+        throw new InvalidOperationException($"still {Phase} after {max} ticks; events: {string.Join(" | ", Events)}");
+    }
+
+    /// <summary>Initializes, then starts a rollout of a new revision (phase Progressing).</summary>
+    public async Task StartRolloutAsync()
+    {
+        await TickAsync();
+        Workload.NewRevision();
+        await TickAsync();
+    }
+
+    /// <summary>A canary manifest with the given <c>analysis</c> body and extra <c>spec</c> fields, both written flush left.</summary>
+    public static string Canary(string analysis, string extraSpec = "") =>
+        "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata:\n  name: podinfo\n  namespace: test\nspec:\n" +
+        "  targetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: podinfo\n  service:\n    port: 9898\n" +
+        Indent(extraSpec, 2) + "  analysis:\n" + Indent(analysis, 4);
+
+    private static string Indent(string text, int spaces) =>
+        string.Concat(text.Replace("\r", "", StringComparison.Ordinal).Split('\n')
+            .Where(l => l.Trim().Length > 0).Select(l => new string(' ', spaces) + l + "\n"));
+}
