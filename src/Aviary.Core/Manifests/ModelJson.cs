@@ -19,6 +19,8 @@ public static class ModelJson
             Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             WriteIndented = indented,
             NumberHandling = JsonNumberHandling.Strict,
+            // Deeper than the YAML reader accepts, so that every tree it returns binds.
+            MaxDepth = 2 * YamlReader.MaxDepth,
         };
         options.MakeReadOnly(populateMissingResolver: true);
         return options;
