@@ -1,0 +1,2 @@
+// Placeholder: the demo service is being written.
+return 0;
