@@ -44,8 +44,9 @@ public static partial class CanaryValidator
         var progressDeadline = TimeSpan.FromSeconds(DefaultProgressDeadlineSeconds);
         if (spec.ProgressDeadlineSeconds is { } pds)
         {
-            if (pds < 1 || pds != Math.Floor(pds))
-                bag.Error("spec.progressDeadlineSeconds", $"must be a whole number of seconds of at least 1 (got {Format(pds)})");
+            // Flagger reads it into an int32.
+            if (pds < 1 || pds > int.MaxValue || pds != Math.Floor(pds))
+                bag.Error("spec.progressDeadlineSeconds", $"must be a whole number of seconds between 1 and {int.MaxValue} (got {Format(pds)})");
             else progressDeadline = TimeSpan.FromSeconds(pds);
         }
 
@@ -177,7 +178,7 @@ public static partial class CanaryValidator
             var path = $"spec.analysis.metrics[{i}]";
             var builtin = m.Name is MetricCheck.RequestSuccessRate or MetricCheck.RequestDuration;
             var query = string.IsNullOrWhiteSpace(m.Query) ? null : m.Query;
-            if (!builtin && m.TemplateRef is null && query is null)
+            if (!builtin && m.TemplateRef is null && query is null && m.Name.Length > 0)
             {
                 var suggestion = Suggestions.Closest(m.Name, [MetricCheck.RequestSuccessRate, MetricCheck.RequestDuration]);
                 bag.Error(path, $"'{m.Name}' is not a built-in metric and has neither templateRef nor query" +
@@ -205,7 +206,8 @@ public static partial class CanaryValidator
                 else
                 {
                     max = legacy;
-                    bag.Warning($"{path}.threshold", $"deprecated, read as thresholdRange.max: {Format(legacy)}");
+                    var unit = m.Name == MetricCheck.RequestDuration && m.TemplateRef is null && query is null ? " (ms)" : "";
+                    bag.Warning($"{path}.threshold", $"deprecated, read as thresholdRange.max: {Format(legacy)}{unit}");
                 }
             }
             if (min is { } lo && max is { } hi && lo > hi)

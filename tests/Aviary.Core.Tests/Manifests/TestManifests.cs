@@ -38,7 +38,7 @@ internal static class TestManifests
         {Indent(analysis, 4)}
         """;
 
-    public const string MetricTemplate = """
+    public const string MetricTemplateYaml = """
         apiVersion: flagger.app/v1beta1
         kind: MetricTemplate
         metadata:
@@ -52,7 +52,7 @@ internal static class TestManifests
             100 - sum(rate(http_requests_total{status!~"5.*"}[{{ interval }}])) / sum(rate(http_requests_total[{{ interval }}])) * 100
         """;
 
-    public const string AlertProvider = """
+    public const string AlertProviderYaml = """
         apiVersion: flagger.app/v1beta1
         kind: AlertProvider
         metadata:
