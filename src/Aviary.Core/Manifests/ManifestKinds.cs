@@ -28,6 +28,8 @@ public static class ManifestKinds
             (m, bag) => MetricTemplateValidator.Validate((MetricTemplate)m, bag)),
         new(FlaggerApi.Version, AlertProvider.KindName, typeof(AlertProvider),
             (m, bag) => AlertProviderValidator.Validate((AlertProvider)m, bag)),
+        new(Workload.ApiVersionName, Workload.KindName, typeof(Workload),
+            (m, bag) => WorkloadValidator.Validate((Workload)m, bag)),
     ];
 
     /// <summary>API groups whose documents Aviary owns; documents of other groups are skipped with a warning.</summary>
