@@ -100,13 +100,17 @@ public static class ManifestReader
         {
             var sameKind = ManifestKinds.All.FirstOrDefault(x => x.Kind == kind);
             if (sameKind is not null)
-                bag.Error("apiVersion", $"{apiVersion} is not supported for {kind}: use {sameKind.ApiVersion}" +
-                    (apiVersion.Contains("v1alpha", StringComparison.Ordinal) ? $" (the {apiVersion[(slash + 1)..]} API was removed in Flagger 1.0)" : ""),
-                    positions?.OfKey(obj, "apiVersion"));
+            {
+                var removed = group == FlaggerApi.Group && apiVersion.Contains("v1alpha", StringComparison.Ordinal)
+                    ? $" (the {apiVersion[(slash + 1)..]} API was removed in Flagger 1.0)"
+                    : "";
+                bag.Error("apiVersion", $"{apiVersion} is not supported for {kind}: use {sameKind.ApiVersion}{removed}", positions?.OfKey(obj, "apiVersion"));
+            }
             else
             {
-                var suggestion = Suggestions.Closest(kind, ManifestKinds.All.Select(x => x.Kind));
-                bag.Error("kind", $"'{kind}' is not a kind Aviary reads (one of {string.Join(", ", ManifestKinds.All.Select(x => x.Kind).Distinct())})" +
+                var kinds = ManifestKinds.All.Where(x => x.ApiVersion.StartsWith(group + "/", StringComparison.Ordinal)).Select(x => x.Kind).Distinct().ToList();
+                var suggestion = Suggestions.Closest(kind, kinds);
+                bag.Error("kind", $"'{kind}' is not a kind Aviary reads (one of {string.Join(", ", kinds)})" +
                     (suggestion is null ? "" : $"; did you mean {suggestion}?"), positions?.OfKey(obj, "kind"));
             }
             return document with { Diagnostics = bag.Items };

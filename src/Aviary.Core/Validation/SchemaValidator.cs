@@ -129,15 +129,26 @@ public sealed class SchemaValidator(SourceMap? positions, DiagnosticBag diagnost
 
     private JsonNode? ValidateInteger(IntegerSchema schema, JsonNode? node, string path)
     {
+        var (min, max) = schema.Is32Bit ? (int.MinValue, int.MaxValue) : (long.MinValue, long.MaxValue);
+        // Read 64-bit integers exactly: a double cannot tell long.MaxValue from long.MaxValue + 1.
+        if (node is JsonValue exact && exact.GetValueKind() == JsonValueKind.Number && exact.TryGetValue<long>(out var l))
+            return l < min || l > max ? OutOfRange(node, path, min, max, l.ToString(CultureInfo.InvariantCulture)) : Integer(schema, l);
         if (!node.TryGetNumber(out var d)) return Mismatch(node, path, "an integer");
         if (!double.IsFinite(d) || Math.Floor(d) != d) return Mismatch(node, path, "an integer");
-        var (min, max) = schema.Is32Bit ? ((double)int.MinValue, (double)int.MaxValue) : (long.MinValue, (double)long.MaxValue);
-        if (d < min || d > max)
-        {
-            diagnostics.Error(path, $"must be an integer between {Format(min)} and {Format(max)} (got {Format(d)})", positions?.Of(node));
-            return null;
-        }
-        return schema.Is32Bit ? JsonValue.Create((int)d) : JsonValue.Create((long)d);
+        // (double)long.MaxValue rounds up to 2^63, which no long holds: compare with >=.
+        if (d < min || (schema.Is32Bit ? d > max : d >= 9.223372036854775807E18))
+            return OutOfRange(node, path, min, max, Format(d));
+        return Integer(schema, (long)d);
+    }
+
+    private static JsonValue Integer(IntegerSchema schema, long value) =>
+        schema.Is32Bit ? JsonValue.Create((int)value) : JsonValue.Create(value);
+
+    private JsonNode? OutOfRange(JsonNode? node, string path, long min, long max, string got)
+    {
+        diagnostics.Error(path, $"must be an integer between {min.ToString(CultureInfo.InvariantCulture)} and " +
+            $"{max.ToString(CultureInfo.InvariantCulture)} (got {got})", positions?.Of(node));
+        return null;
     }
 
     private JsonNode? ValidateNumber(JsonNode? node, string path)
@@ -156,9 +167,19 @@ public sealed class SchemaValidator(SourceMap? positions, DiagnosticBag diagnost
 
     private JsonNode? ValidateDateTime(JsonNode? node, string path)
     {
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String &&
-            DateTimeOffset.TryParse(v.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out _))
-            return v.DeepClone();
+        // Checked with the deserializer that binds the model, so that what passes here always binds.
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+        {
+            try
+            {
+                _ = v.Deserialize<DateTimeOffset>(ModelJson.Options);
+                return v.DeepClone();
+            }
+            catch (JsonException)
+            {
+                // reported below
+            }
+        }
         return Mismatch(node, path, "an RFC 3339 date-time such as 2024-01-02T15:04:05Z");
     }
 
@@ -166,7 +187,32 @@ public sealed class SchemaValidator(SourceMap? positions, DiagnosticBag diagnost
     {
         if (schema.NodeType == typeof(JsonObject) && node is not JsonObject) return Mismatch(node, path, "an object");
         if (schema.NodeType == typeof(JsonArray) && node is not JsonArray) return Mismatch(node, path, "a list");
+        // JSON has no NaN or infinity (YAML's .nan and .inf): Kubernetes rejects them, and they cannot be serialized.
+        if (FindNonFinite(node, path) is { } bad)
+        {
+            diagnostics.Error(bad.Path, $"must be a finite number (got {Describe(bad.Node)})", positions?.Of(bad.Node));
+            return null;
+        }
         return node?.DeepClone();
+    }
+
+    private static (string Path, JsonNode Node)? FindNonFinite(JsonNode? node, string path)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (key, value) in obj)
+                    if (FindNonFinite(value, FieldPath.Property(path, key)) is { } found) return found;
+                return null;
+            case JsonArray array:
+                for (var i = 0; i < array.Count; i++)
+                    if (FindNonFinite(array[i], FieldPath.Index(path, i)) is { } found) return found;
+                return null;
+            case JsonValue value when value.TryGetNumber(out var d) && !double.IsFinite(d):
+                return (path, value);
+            default:
+                return null;
+        }
     }
 
     private JsonNode? Mismatch(JsonNode? node, string path, string expected)

@@ -275,6 +275,20 @@ public sealed class ManifestReaderTests
     }
 
     [Fact]
+    public void Read_UnknownAviaryVersion_DoesNotMentionFlagger()
+    {
+        var doc = ReadOne("apiVersion: aviary.dev/v1alpha9\nkind: Workload\nmetadata: {name: x}\n");
+        Assert.Equal("apiVersion: aviary.dev/v1alpha9 is not supported for Workload: use aviary.dev/v1alpha1", Assert.Single(doc.Errors()));
+    }
+
+    [Fact]
+    public void Read_FlaggerKindInAviaryGroup_ListsTheGroupsKinds()
+    {
+        var doc = ReadOne("apiVersion: aviary.dev/v1alpha1\nkind: Workloads\nmetadata: {name: x}\n");
+        Assert.Equal("kind: 'Workloads' is not a kind Aviary reads (one of Workload); did you mean Workload?", Assert.Single(doc.Errors()));
+    }
+
+    [Fact]
     public void Read_UnknownFlaggerVersion_IsError()
     {
         var doc = ReadOne("apiVersion: flagger.app/v2\nkind: MetricTemplate\nmetadata: {name: x}\n");
