@@ -1,2 +1,4 @@
-// Placeholder: the demo service is being written.
-return 0;
+using Aviary.Demo;
+
+return await DemoApp.RunAsync(args, Environment.GetEnvironmentVariable, Console.Out, Console.Error, CancellationToken.None)
+    .ConfigureAwait(false);

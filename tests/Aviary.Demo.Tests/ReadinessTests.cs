@@ -1,0 +1,63 @@
+using System.Net;
+
+namespace Aviary.Demo.Tests;
+
+public sealed class ReadinessTests
+{
+    [Fact]
+    public async Task Readyz_NoDelay_ReadyAtOnce()
+    {
+        await using var demo = await RunningDemo.StartAsync();
+
+        using var response = await demo.Client.GetAsync(new Uri("/readyz", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Readyz_ReadyDelay_NotReadyUntilItPasses()
+    {
+        var clock = new ManualClock();
+        await using var demo = await RunningDemo.StartAsync(new DemoOptions { ReadyDelay = TimeSpan.FromSeconds(10) }, clock);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(demo));
+        clock.Advance(TimeSpan.FromSeconds(9.9));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(demo));
+        clock.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.Equal(HttpStatusCode.OK, await ReadyzAsync(demo));
+    }
+
+    [Fact]
+    public async Task Readyz_ReadyDelayRealClock_BecomesReady()
+    {
+        await using var demo = await RunningDemo.StartAsync(new DemoOptions { ReadyDelay = TimeSpan.FromMilliseconds(300) });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(demo));
+        var since = TimeProvider.System.GetTimestamp();
+        while (await ReadyzAsync(demo) != HttpStatusCode.OK)
+        {
+            Assert.True(TimeProvider.System.GetElapsedTime(since) < TimeSpan.FromSeconds(10), "never became ready");
+            await Task.Delay(50);
+        }
+        Assert.True(TimeProvider.System.GetElapsedTime(since) >= TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Readyz_NeverReady_StaysUnavailable()
+    {
+        var clock = new ManualClock();
+        await using var demo = await RunningDemo.StartAsync(new DemoOptions { NeverReady = true }, clock);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(demo));
+        clock.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(demo));
+        using var health = await demo.Client.GetAsync(new Uri("/healthz", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    private static async Task<HttpStatusCode> ReadyzAsync(RunningDemo demo)
+    {
+        using var response = await demo.Client.GetAsync(new Uri("/readyz", UriKind.Relative));
+        return response.StatusCode;
+    }
+}
