@@ -33,6 +33,13 @@ public sealed record RouteConfig(
     SessionAffinity? SessionAffinity)
 {
     public static RouteConfig AllPrimary { get; } = new(RouteWeights.AllPrimary, [], 100, null);
+
+    /// <summary>
+    /// Max-Age of the primary session-affinity cookie (<see cref="Core.Model.SessionAffinity.PrimaryCookieName"/>).
+    /// Flagger uses the analysis interval, so that a client held on the primary is split anew at the next step;
+    /// null means the canary cookie's Max-Age.
+    /// </summary>
+    public TimeSpan? PrimaryCookieMaxAge { get; init; }
 }
 
 /// <summary>Request counts and a latency histogram of one backend over a time window.</summary>
