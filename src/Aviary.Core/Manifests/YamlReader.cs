@@ -71,13 +71,14 @@ public static partial class YamlReader
         // A byte order mark is an encoding detail, not content (YamlDotNet would make it part of the first key).
         if (text.StartsWith('\ufeff')) text = text[1..];
         var parser = new GuardedParser(new Parser(new Scanner(new StringReader(text), skipComments: true)));
+        var budget = new AliasBudget();
         try
         {
             parser.Consume<StreamStart>();
             while (!parser.TryConsume<StreamEnd>(out _))
             {
                 parser.Consume<DocumentStart>();
-                var builder = new DocumentBuilder(parser);
+                var builder = new DocumentBuilder(parser, budget);
                 var start = Position(parser.Current?.Start ?? Mark.Empty);
                 var root = builder.ReadNode(0, "", out _);
                 parser.Consume<DocumentEnd>();
@@ -176,8 +177,17 @@ public static partial class YamlReader
     /// <summary>An anchored node: its tree, how many nodes it expands to, and how deep it nests.</summary>
     private sealed record Anchored(JsonNode? Node, int Size, int Height);
 
+    /// <summary>
+    /// Nodes copied for aliases in the whole stream: anchors are per document, so without a stream-wide budget a
+    /// file of many small alias bombs, each under <see cref="MaxNodes"/>, would still take minutes.
+    /// </summary>
+    private sealed class AliasBudget
+    {
+        public int Copied { get; set; }
+    }
+
     /// <summary>Builds one document from the parser's events. Recursion is bounded by <see cref="MaxDepth"/>.</summary>
-    private sealed class DocumentBuilder(IParser parser)
+    private sealed class DocumentBuilder(IParser parser, AliasBudget budget)
     {
         private readonly Dictionary<string, Anchored> _anchors = new(StringComparer.Ordinal);
         private readonly List<Diagnostic> _diagnostics = [];
@@ -240,7 +250,8 @@ public static partial class YamlReader
             height = anchored.Height;
             // The alias itself was counted once already.
             _count += anchored.Size - 1;
-            if (_count > MaxNodes)
+            budget.Copied += anchored.Size;
+            if (_count > MaxNodes || budget.Copied > MaxNodes)
                 throw new YamlLimitException($"document expands to more than {MaxNodes} nodes (alias bomb?)", position);
             if (depth + anchored.Height > MaxDepth)
                 throw new YamlLimitException($"document nests deeper than {MaxDepth} levels", position);

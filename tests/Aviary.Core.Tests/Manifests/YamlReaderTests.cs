@@ -291,6 +291,29 @@ public sealed class YamlReaderTests
         Assert.Contains("alias bomb", result.SyntaxError!.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Read_ManySmallAliasBombs_StopQuicklyWithError()
+    {
+        // Each document stays under MaxNodes; together they would copy 200 times as much.
+        var one = new StringBuilder("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+        for (var c = 'b'; c <= 'e'; c++) one.Append($"{c}: &{c} [{string.Join(",", Enumerable.Repeat($"*{(char)(c - 1)}", 10))}]\n");
+        var yaml = string.Join("---\n", Enumerable.Repeat(one.ToString(), 200));
+        var watch = Stopwatch.StartNew();
+        var result = YamlReader.Read(yaml);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
+        Assert.Contains("alias bomb", result.SyntaxError!.Message, StringComparison.Ordinal);
+        Assert.InRange(result.Documents.Count, 1, 10);
+    }
+
+    [Fact]
+    public void Read_ModestAliasUse_IsAccepted()
+    {
+        var yaml = string.Join("---\n", Enumerable.Repeat("base: &b {x: 1, y: [1, 2, 3]}\nuse: [*b, *b, *b]\n", 500));
+        var result = YamlReader.Read(yaml);
+        Assert.Null(result.SyntaxError);
+        Assert.Equal(500, result.Documents.Count);
+    }
+
     [Theory]
     [InlineData(100_000, "[", "]")]
     [InlineData(100_000, "{a: ", "}")]
