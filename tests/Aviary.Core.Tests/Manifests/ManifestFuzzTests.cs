@@ -196,14 +196,14 @@ public sealed class ManifestFuzzTests
     [Fact]
     public void Read_MutatedManifests_NeverThrowsAndReturnsDocumentsOrSyntaxError()
     {
-        var config = Config.QuickThrowOnFailure.WithMaxTest(5000).WithQuietOnSuccess(true);
+        var config = Config.QuickThrowOnFailure.WithMaxTest(4000).WithQuietOnSuccess(true);
         Check.One(config, Prop.ForAll(Cases(), c => Holds(c.Text())));
     }
 
     [Fact]
     public void Read_RandomText_NeverThrows()
     {
-        var config = Config.QuickThrowOnFailure.WithMaxTest(2000).WithQuietOnSuccess(true);
+        var config = Config.QuickThrowOnFailure.WithMaxTest(1500).WithQuietOnSuccess(true);
         var text = Gen.Frequency(
                 (1, ArbMap.Default.GeneratorFor<string>().Select(s => s ?? "")),
                 (2, Gen.Elements(Specials.Concat(Scalars).Concat(["\n", "  ", ": ", "- "]).ToArray()).ArrayOf().Select(string.Concat)))
