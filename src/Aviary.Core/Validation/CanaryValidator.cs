@@ -109,6 +109,7 @@ public static partial class CanaryValidator
             interval = parsed;
             if (parsed < RecommendedMinimumInterval)
                 bag.Warning($"{p}.interval", $"{a.Interval} is shorter than 10s: fine for local runs and tests, Flagger would use 10s");
+            WarnUnlessFlaggerDuration(bag, $"{p}.interval", a.Interval);
         }
 
         var threshold = a.Threshold ?? 0;
@@ -189,8 +190,11 @@ public static partial class CanaryValidator
 
             var intervalText = m.Interval ?? DefaultMetricInterval;
             var window = TimeSpan.FromMinutes(1);
-            if (m.Interval is not null && (!GoDuration.TryParse(m.Interval, out window) || window <= TimeSpan.Zero))
+            if (m.Interval is not null && !GoDuration.TryParse(m.Interval, out window))
                 bag.Error($"{path}.interval", $"'{m.Interval}' is not a duration such as 30s or 1m");
+            else if (m.Interval is not null && window <= TimeSpan.Zero)
+                bag.Error($"{path}.interval", $"must be longer than 0s (got {m.Interval})");
+            else if (m.Interval is not null) WarnUnlessFlaggerDuration(bag, $"{path}.interval", m.Interval);
 
             var min = m.ThresholdRange?.Min;
             var max = m.ThresholdRange?.Max;
@@ -248,8 +252,11 @@ public static partial class CanaryValidator
             if (w.Url.Length > 0 && (!Uri.TryCreate(w.Url, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https")))
                 bag.Error($"{path}.url", $"must be an absolute http or https URL (got '{w.Url}')");
             var timeout = DefaultWebhookTimeout;
-            if (w.Timeout is not null && (!GoDuration.TryParse(w.Timeout, out timeout) || timeout <= TimeSpan.Zero))
+            if (w.Timeout is not null && !GoDuration.TryParse(w.Timeout, out timeout))
                 bag.Error($"{path}.timeout", $"'{w.Timeout}' is not a duration such as 30s or 1m");
+            else if (w.Timeout is not null && timeout <= TimeSpan.Zero)
+                bag.Error($"{path}.timeout", $"must be longer than 0s (got {w.Timeout})");
+            else if (w.Timeout is not null) WarnUnlessFlaggerDuration(bag, $"{path}.timeout", w.Timeout);
             if (w.Retries is < 0) bag.Error($"{path}.retries", $"must be 0 or more (got {w.Retries})");
             result.Add(new WebhookCheck
             {
@@ -331,6 +338,19 @@ public static partial class CanaryValidator
             bag.Error(path, $"is not a valid regular expression: {e.Message}");
         }
     }
+
+    /// <summary>
+    /// Flagger's CRD accepts these durations only when they match <c>^[0-9]+(m|s)</c>: Aviary reads any Go duration,
+    /// but says when the same manifest would be rejected by a Kubernetes API server with Flagger's CRD.
+    /// </summary>
+    private static void WarnUnlessFlaggerDuration(DiagnosticBag bag, string path, string text)
+    {
+        if (!FlaggerDurationPattern().IsMatch(text))
+            bag.Warning(path, $"'{text}' would be rejected by Flagger's CRD, which wants whole seconds or minutes such as 90s or 5m");
+    }
+
+    [GeneratedRegex("^[0-9]+(m|s)")]
+    private static partial Regex FlaggerDurationPattern();
 
     private static void Percent(DiagnosticBag bag, string path, int? value, int min)
     {

@@ -60,6 +60,27 @@ public sealed class CanaryValidatorTests
         Assert.Equal(["spec.analysis.interval: '10x' is not a duration such as 30s or 1m"], ErrorsOf("interval: 10x\nthreshold: 1\nstepWeight: 10"));
     }
 
+    [Theory]
+    [InlineData("1h")]
+    [InlineData("1.5m")]
+    [InlineData("+90s")]
+    public void Validate_DurationFlaggerCrdRejects_IsAcceptedWithWarning(string interval)
+    {
+        var doc = ReadOne(Canary($"interval: {interval}\nthreshold: 1\nstepWeight: 10\nwebhooks:\n- name: a\n  url: http://a/\n  timeout: {interval}"));
+        Assert.Empty(doc.Errors());
+        Assert.Contains($"spec.analysis.interval: '{interval}' would be rejected by Flagger's CRD, which wants whole seconds or minutes such as 90s or 5m", doc.Warnings());
+        Assert.Contains($"spec.analysis.webhooks[0].timeout: '{interval}' would be rejected by Flagger's CRD, which wants whole seconds or minutes such as 90s or 5m", doc.Warnings());
+    }
+
+    [Theory]
+    [InlineData("0s")]
+    [InlineData("-1m")]
+    public void Validate_MetricIntervalNotPositive_IsError(string interval)
+    {
+        Assert.Equal([$"spec.analysis.metrics[0].interval: must be longer than 0s (got {interval})"],
+            ErrorsOf($"interval: 1m\nthreshold: 1\nstepWeight: 10\nmetrics:\n- name: request-success-rate\n  interval: {interval}\n  thresholdRange: {{min: 99}}"));
+    }
+
     [Fact]
     public void Validate_ManyProblems_ReportsAllOfThemAtOnce()
     {
