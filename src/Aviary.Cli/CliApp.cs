@@ -10,7 +10,7 @@ public static class CliApp
     {
         var root = new RootCommand("Aviary: automated canary releases, Flagger-compatible, with or without Kubernetes.");
         var io = new CliIO(stdout, stderr);
-        foreach (var command in Verbs.All(io)) root.Subcommands.Add(command);
+        foreach (var command in Verbs.All(io, TimeProvider.System)) root.Subcommands.Add(command);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         try
         {

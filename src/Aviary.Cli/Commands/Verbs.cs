@@ -5,9 +5,14 @@ namespace Aviary.Cli.Commands;
 /// <summary>Every verb of the CLI.</summary>
 internal static class Verbs
 {
-    public static IEnumerable<Command> All(CliIO io)
+    public static IEnumerable<Command> All(CliIO io, TimeProvider time)
     {
         yield return Validate.ValidateCommand.Create(io);
         yield return Simulate.SimulateCommand.Create(io);
+        yield return Run.RunCommand.Create(io, time);
+        yield return Apply.ApplyCommand.Create(io);
+        yield return Get.GetCommand.Create(io);
+        yield return Describe.DescribeCommand.Create(io, time);
+        yield return Events.EventsCommand.Create(io, time);
     }
 }

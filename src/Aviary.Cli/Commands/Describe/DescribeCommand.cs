@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Globalization;
+using Aviary.Core.Primitives;
+
+namespace Aviary.Cli.Commands.Describe;
+
+/// <summary><c>aviary describe canary NAME</c>: status, recent checks and events, like <c>kubectl describe canary</c>.</summary>
+internal static class DescribeCommand
+{
+    public static Command Create(CliIO io, TimeProvider time)
+    {
+        var state = CommonOptions.State();
+        var ns = CommonOptions.Namespace();
+        var name = new Argument<string>("name") { Description = "The canary's name." };
+        var canary = new Command("canary", """
+            Show a canary's status, its last analysis checks and its events.
+
+            Example:
+              aviary describe canary podinfo -n test
+            """) { name, ns, state };
+        canary.SetAction(parse =>
+        {
+            var store = StateReader.Open(io, parse.GetValue(state)!);
+            if (store is null) return 1;
+            var record = StateReader.Find(io, store, parse.GetValue(name)!, parse.GetValue(ns));
+            if (record is null) return 1;
+            var s = record.Status;
+            var o = io.Out;
+            o.WriteLine($"Name:         {record.Name}");
+            o.WriteLine($"Namespace:    {record.Namespace}");
+            o.WriteLine("API Version:  flagger.app/v1beta1");
+            o.WriteLine("Kind:         Canary");
+            o.WriteLine("Status:");
+            o.WriteLine($"  Canary Weight:         {s.CanaryWeight}");
+            o.WriteLine($"  Failed Checks:         {s.FailedChecks}");
+            o.WriteLine($"  Iterations:            {s.Iterations}");
+            o.WriteLine($"  Phase:                 {s.Phase}");
+            o.WriteLine($"  Last Applied Spec:     {s.LastAppliedSpec}");
+            o.WriteLine($"  Last Promoted Spec:    {s.LastPromotedSpec}");
+            o.WriteLine($"  Last Transition Time:  {s.LastTransitionTime?.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)}");
+            foreach (var c in s.Conditions ?? [])
+                o.WriteLine($"  Condition {c.Type}:  {c.Status} ({c.Reason}) {c.Message}");
+
+            var checks = store.Checks(record.Key, 12);
+            if (checks.Count > 0)
+            {
+                o.WriteLine("Analysis (last checks):");
+                var rows = new List<string[]> { new[] { "  TIME", "KIND", "NAME", "VALUE", "RANGE", "RESULT", "MESSAGE" } };
+                rows.AddRange(checks.Select(c => new[]
+                {
+                    "  " + c.Time.ToString("HH:mm:ss", CultureInfo.InvariantCulture), c.Kind, c.Name,
+                    c.Value is { } v ? v.ToString("0.##", CultureInfo.InvariantCulture) : "-",
+                    Range(c.Min, c.Max), c.Result.ToString(), c.Message ?? "",
+                }));
+                Tables.Write(o, rows);
+            }
+
+            o.WriteLine("Events:");
+            var events = store.Events(record.Key).TakeLast(40).ToList();
+            if (events.Count == 0)
+            {
+                o.WriteLine("  <none>");
+                return 0;
+            }
+            var now = time.GetUtcNow();
+            var table = new List<string[]> { new[] { "  Type", "Reason", "Age", "From", "Message" } };
+            table.Add(["  ----", "------", "----", "----", "-------"]);
+            table.AddRange(events.Select(e => new[] { "  " + e.Type, e.Reason, StateReader.Age(e.Time, now), "aviary", e.Message }));
+            Tables.Write(o, table);
+            return 0;
+        });
+        return new Command("describe", "Show details of a resource (canary).") { canary };
+    }
+
+    private static string Range(double? min, double? max) => (min, max) switch
+    {
+        (null, null) => "",
+        ({ } lo, null) => $">= {lo.ToString("R", CultureInfo.InvariantCulture)}",
+        (null, { } hi) => $"<= {hi.ToString("R", CultureInfo.InvariantCulture)}",
+        ({ } lo, { } hi) => $"{lo.ToString("R", CultureInfo.InvariantCulture)}..{hi.ToString("R", CultureInfo.InvariantCulture)}",
+    };
+
+    internal static string Duration(TimeSpan t) => GoDuration.Format(t);
+}

@@ -1,0 +1,122 @@
+using Aviary.Core.Abstractions;
+using Aviary.Core.Model;
+using Aviary.Core.Policy;
+using Aviary.Core.Scheduling;
+using Aviary.Local.Store;
+using Aviary.Local.Workloads;
+using Microsoft.Extensions.Logging;
+
+namespace Aviary.Local.Controller;
+
+/// <summary>What one tick of one canary did, for live views and logs.</summary>
+public sealed record CanaryUpdate(CanaryPolicy Policy, TickOutcome Outcome, DateTimeOffset Time);
+
+/// <summary>
+/// The loop of one canary: a tick at every analysis interval (fixed rate, skipping slots a slow tick overran),
+/// each persisted in one transaction before the next starts.
+/// </summary>
+internal sealed partial class CanaryRunner : IAsyncDisposable
+{
+    private readonly StateStore _store;
+    private readonly CanaryScheduler _scheduler;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Action<CanaryUpdate> _publish;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Wakeup _wake;
+    private Task? _loop;
+
+    public CanaryRunner(CanaryPolicy policy, LocalWorkload workload, IRouter router, SchedulerServices services, StateStore store,
+        TimeProvider time, ILogger logger, Action<CanaryUpdate> publish)
+    {
+        Policy = policy;
+        Workload = workload;
+        Router = router;
+        _store = store;
+        _scheduler = new CanaryScheduler(services);
+        _time = time;
+        _logger = logger;
+        _publish = publish;
+        _wake = new Wakeup(time);
+    }
+
+    /// <summary>The canary's current spec; replaced when its manifest changes.</summary>
+    public CanaryPolicy Policy { get; set; }
+
+    public LocalWorkload Workload { get; }
+
+    public IRouter Router { get; }
+
+    public void Start() => _loop = Task.Run(async () =>
+    {
+        await Workload.RecoverAsync(_stop.Token);
+        await LoopAsync(_stop.Token);
+    });
+
+    /// <summary>Runs the next tick now instead of at the next interval.</summary>
+    public void Poke() => _wake.Wake();
+
+    private async Task LoopAsync(CancellationToken cancellationToken)
+    {
+        var next = _time.GetUtcNow();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await TickOnceAsync(cancellationToken);
+            var interval = Policy.Interval;
+            next += interval;
+            var now = _time.GetUtcNow();
+            if (next < now) next = now + interval - TimeSpan.FromTicks((now - next).Ticks % interval.Ticks);
+            try
+            {
+                await _wake.WaitAsync(next - now, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task TickOnceAsync(CancellationToken cancellationToken)
+    {
+        var policy = Policy;
+        try
+        {
+            var status = _store.LoadStatus(policy.Id) ?? CanaryStatus.Empty;
+            var outcome = await _scheduler.TickAsync(policy, status, cancellationToken);
+            var now = _time.GetUtcNow();
+            _store.SaveTick(policy.Id, policy.Namespace, policy.Name, outcome, now);
+            foreach (var e in outcome.Events) LogEvent(_logger, policy.Id, e.Type.ToString(), e.Message);
+            _publish(new CanaryUpdate(policy, outcome, now));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug or an unexpected environment failure: record it and try again next tick.
+            LogTickFailed(_logger, policy.Id, e);
+            _store.AddEvent(policy.Id, _time.GetUtcNow(), EventType.Warning, $"internal error during analysis of {policy.Id}: {e.Message}");
+        }
+    }
+
+    public async Task StopAsync(bool stopInstances)
+    {
+        await _stop.CancelAsync();
+        if (_loop is not null) await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (stopInstances) await Workload.StopAllAsync(CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(stopInstances: false);
+        await Workload.DisposeAsync();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "{Canary} {Type}: {Message}")]
+    private static partial void LogEvent(ILogger logger, string canary, string type, string message);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "tick of {Canary} failed")]
+    private static partial void LogTickFailed(ILogger logger, string canary, Exception exception);
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Aviary.Core.Manifests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Aviary.Local.Controller;
+
+/// <summary>
+/// The controller's HTTP API, on loopback by default. <c>/healthz</c> and <c>/metrics</c> are open (read-only);
+/// everything under <c>/api</c> needs <c>Authorization: Bearer TOKEN</c> with the token from the state directory.
+/// </summary>
+internal sealed class ControllerApi(LocalController controller, string token, ILoggerFactory loggers) : IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    public Uri Url { get; private set; } = new("http://127.0.0.1/");
+
+    public async Task StartAsync(string address, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggers);
+        builder.WebHost.UseKestrel(k =>
+        {
+            var (host, port) = Parse(address);
+            k.Listen(host, port);
+        });
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/metrics", (HttpContext context) =>
+        {
+            var text = new StringWriter();
+            controller.Router.WriteMetrics(text);
+            return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
+        });
+        var api = app.MapGroup("/api/v1").AddEndpointFilter(async (context, next) =>
+            Authorized(context.HttpContext) ? await next(context) : Results.Json(new { error = "missing or wrong token" }, statusCode: 401));
+        api.MapGet("/canaries", () => Results.Json(controller.Store.ListCanaries().Select(c => new
+        {
+            name = c.Name,
+            @namespace = c.Namespace,
+            phase = c.Status.Phase,
+            canaryWeight = c.Status.CanaryWeight,
+            failedChecks = c.Status.FailedChecks,
+            lastTransitionTime = c.Status.LastTransitionTime,
+        })));
+        api.MapPost("/manifests", (Delegate)ApplyAsync);
+        await app.StartAsync(cancellationToken);
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Url = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        _app = app;
+    }
+
+    private async Task<IResult> ApplyAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        var yaml = await reader.ReadToEndAsync(context.RequestAborted);
+        if (yaml.Length > 1_000_000) return Results.Json(new { error = "manifest larger than 1 MB" }, statusCode: 413);
+        var file = ManifestReader.Read(yaml, "request");
+        var errors = new List<string>();
+        if (file.SyntaxError is { } syntax) errors.Add(syntax.ToString());
+        errors.AddRange(file.Documents.SelectMany(d => d.Diagnostics.Where(x => x.IsError).Select(x => $"{d.Label}: {x}")));
+        if (errors.Count > 0) return Results.Json(new { applied = Array.Empty<string>(), errors }, statusCode: 422);
+        var applied = new List<string>();
+        var dir = controller.Source?.AppliedDir ?? Path.Combine(controller.StateDir, "applied");
+        // Each document is stored on its own, so that a later apply of one object replaces only that object.
+        foreach (var doc in file.Documents.Where(d => !d.Skipped))
+        {
+            var json = System.Text.Json.JsonSerializer.Serialize(doc.Manifest, doc.Manifest!.GetType(), ModelJson.Indented);
+            ManifestSource.WriteApplied(dir, doc, json);
+            applied.Add(doc.Label);
+        }
+        controller.Sync();
+        return Results.Json(new
+        {
+            applied,
+            warnings = file.Documents.SelectMany(d => d.Diagnostics.Where(x => !x.IsError).Select(x => $"{d.Label}: {x}")),
+        });
+    }
+
+    private bool Authorized(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        const string prefix = "Bearer ";
+        if (!header.StartsWith(prefix, StringComparison.Ordinal)) return false;
+        var given = Encoding.UTF8.GetBytes(header[prefix.Length..].Trim());
+        return CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(token));
+    }
+
+    private static (IPAddress Host, int Port) Parse(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(address[(colon + 1)..], out var port) || port is < 0 or > 65535)
+            throw new ControllerException($"--api '{address}' is not an address such as 127.0.0.1:8484");
+        var host = address[..colon].Trim('[', ']');
+        if (host == "localhost") return (IPAddress.Loopback, port);
+        return IPAddress.TryParse(host, out var ip) ? (ip, port) : throw new ControllerException($"--api '{address}': '{host}' is not an IP address");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is null) return;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _app = null;
+    }
+}

@@ -1,0 +1,325 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Aviary.Core.Abstractions;
+using Aviary.Core.Policy;
+using Aviary.Core.Scheduling;
+using Aviary.Hooks.Webhooks;
+using Aviary.Local.Routing;
+using Aviary.Local.Store;
+using Aviary.Local.Workloads;
+using Aviary.Routing.Proxy;
+using Microsoft.Extensions.Logging;
+
+namespace Aviary.Local.Controller;
+
+/// <summary>Settings of a local controller, with their defaults.</summary>
+public sealed record LocalControllerOptions
+{
+    /// <summary>Manifest files and folders to read (and watch).</summary>
+    public required IReadOnlyList<string> Paths { get; init; }
+
+    /// <summary>Where the state lives: <c>state.db</c>, the API token, instance logs, applied manifests. Default <c>.aviary</c>.</summary>
+    public string StateDir { get; init; } = ".aviary";
+
+    /// <summary>Address of the controller's HTTP API (loopback by default); port 0 picks a free one.</summary>
+    public string ApiAddress { get; init; } = "127.0.0.1:8484";
+
+    /// <summary>Address the router's listeners bind to; default loopback.</summary>
+    public string RouterBindAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>How often manifest files are checked for changes; default 500 ms.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long an instance may take to finish its in-flight requests before it is stopped anyway; default 10 s.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Where a running controller can be reached, written to <c>STATE/controller.json</c>.</summary>
+public sealed record ControllerInfo(int Pid, string Api);
+
+/// <summary>
+/// The local controller: reads the manifests, runs one scheduler loop per Canary against process workloads and
+/// the built-in router, keeps state in SQLite, and serves its API on loopback. Killed at any moment, it resumes:
+/// the status is written once per tick, router weights before they apply, and instances left running are adopted.
+/// </summary>
+public sealed partial class LocalController : IAsyncDisposable
+{
+    private readonly LocalControllerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, CanaryRunner> _runners = new(StringComparer.Ordinal);
+    private readonly HttpClient _probe = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30), UseCookies = false })
+    {
+        Timeout = TimeSpan.FromSeconds(5),
+    };
+    private readonly HttpWebhookClient _webhooks;
+    private readonly ControllerLock _lock;
+    private ManifestSource? _manifests;
+    private ControllerApi? _api;
+    private string _reported = "";
+
+    public LocalController(LocalControllerOptions options, TimeProvider time, ILoggerFactory loggers)
+    {
+        _options = options;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("Aviary.Local.Controller");
+        _webhooks = new HttpWebhookClient(time);
+        _lock = new ControllerLock(Path.Combine(options.StateDir, "controller.lock"));
+        StateDir = Path.GetFullPath(options.StateDir);
+        Store = StateStore.Open(Path.Combine(StateDir, "state.db"));
+        Router = new ProxyServer(loggers, time);
+    }
+
+    public string StateDir { get; }
+
+    public StateStore Store { get; }
+
+    public IProxyRouter Router { get; }
+
+    /// <summary>The API's base address, once started.</summary>
+    public Uri? ApiUrl => _api?.Url;
+
+    /// <summary>Raised after every tick of every canary.</summary>
+    public event Action<CanaryUpdate>? Ticked;
+
+    /// <summary>Raised when the manifests have problems (invalid documents, missing workloads).</summary>
+    public event Action<string>? Problem;
+
+    public ManifestSnapshot Manifests => _manifests?.Current ?? ManifestSnapshot.Empty;
+
+    /// <summary>Starts the API and the canary loops; returns once they run.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(StateDir);
+        if (_lock.TryAcquire() is { } holder)
+            throw new ControllerException($"another controller is running with state {StateDir} ({holder})");
+        var token = ApiToken.LoadOrCreate(Path.Combine(StateDir, "token"));
+        _manifests = new ManifestSource(_options.Paths, Path.Combine(StateDir, "applied"));
+        _api = new ControllerApi(this, token, _loggers);
+        await _api.StartAsync(_options.ApiAddress, cancellationToken);
+        var info = JsonSerializer.Serialize(new ControllerInfo(Environment.ProcessId, _api.Url.ToString()));
+        AtomicFile.Write(Path.Combine(StateDir, "controller.json"), info);
+        Sync();
+    }
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled, then stops everything it started.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        await StartAsync(cancellationToken);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(_options.PollInterval, _time, cancellationToken);
+                Sync();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        await StopAsync();
+    }
+
+    /// <summary>Reads the manifests again and starts, updates or stops canary loops to match.</summary>
+    public void Sync()
+    {
+        if (_manifests is null || !_manifests.Refresh()) return;
+        var snapshot = _manifests.Current;
+        ReportProblems(snapshot);
+        foreach (var (key, policy) in snapshot.Canaries)
+        {
+            if (_runners.TryGetValue(key, out var runner))
+            {
+                runner.Policy = policy;
+                continue;
+            }
+            if (Unsupported(policy) is { } reason)
+            {
+                Problem?.Invoke($"{key}: {reason}");
+                continue;
+            }
+            runner = CreateRunner(policy);
+            _runners[key] = runner;
+            runner.Start();
+        }
+        foreach (var key in _runners.Keys.Where(k => !snapshot.Canaries.ContainsKey(k)).ToList())
+            _ = RemoveAsync(key);
+    }
+
+    /// <summary>Runs a canary's next tick now.</summary>
+    public bool Poke(string key)
+    {
+        if (!_runners.TryGetValue(key, out var runner)) return false;
+        runner.Poke();
+        return true;
+    }
+
+    internal IEnumerable<CanaryPolicy> Running => _runners.Values.Select(r => r.Policy);
+
+    internal LocalWorkload? WorkloadOf(string key) => _runners.TryGetValue(key, out var r) ? r.Workload : null;
+
+    internal ManifestSource? Source => _manifests;
+
+    private static string? Unsupported(CanaryPolicy policy)
+    {
+        if (policy.TargetKind != Core.Model.Workload.KindName)
+            return $"the local runtime runs canaries of kind Workload (aviary.dev/v1alpha1); {policy.TargetKind} needs the Kubernetes operator";
+        if (policy.Provider is not ("" or "builtin"))
+            return $"provider '{policy.Provider}' is not available in the local runtime (use builtin, or leave it out)";
+        return null;
+    }
+
+    private CanaryRunner CreateRunner(CanaryPolicy policy)
+    {
+        var key = policy.Id;
+        var workloadKey = ManifestSnapshot.Key(policy.TargetName, policy.Namespace);
+        WorkloadSource? Target() => Manifests.Workloads.GetValueOrDefault(workloadKey);
+        var logs = Path.Combine(StateDir, "logs", key);
+        var workload = new LocalWorkload(policy, Target, Router, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
+        var router = new BuiltinRouter(Router, Store, _options.RouterBindAddress);
+        var services = new SchedulerServices(workload, router, new BuiltinMetrics(Router), _webhooks,
+            new LogNotifier(_loggers.CreateLogger("Aviary.Alerts")), _time);
+        return new CanaryRunner(policy, workload, router, services, Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
+    }
+
+    private async Task RemoveAsync(string key)
+    {
+        if (!_runners.TryRemove(key, out var runner)) return;
+        LogRemoved(_logger, key);
+        await runner.StopAsync(stopInstances: true);
+        await Router.StopListeningAsync(key, CancellationToken.None);
+        await runner.DisposeAsync();
+        Store.DeleteCanary(key);
+    }
+
+    private void ReportProblems(ManifestSnapshot snapshot)
+    {
+        var lines = snapshot.Invalid.SelectMany(i => i.Errors.Select(e => $"{i.File}: {i.Label}: {e}")).ToList();
+        foreach (var (key, policy) in snapshot.Canaries)
+        {
+            if (policy.TargetKind == Core.Model.Workload.KindName &&
+                !snapshot.Workloads.ContainsKey(ManifestSnapshot.Key(policy.TargetName, policy.Namespace)))
+                lines.Add($"{key}: workload {policy.TargetId} is not declared");
+        }
+        var text = string.Join("\n", lines);
+        if (text == _reported) return;
+        _reported = text;
+        foreach (var line in lines)
+        {
+            LogProblem(_logger, line);
+            Problem?.Invoke(line);
+        }
+    }
+
+    /// <summary>Stops the canary loops, every instance, the router and the API.</summary>
+    public async Task StopAsync()
+    {
+        await Task.WhenAll(_runners.Values.Select(r => r.StopAsync(stopInstances: true)));
+        foreach (var runner in _runners.Values) await runner.DisposeAsync();
+        _runners.Clear();
+        if (_api is not null) await _api.DisposeAsync();
+        _api = null;
+        await Router.DisposeAsync();
+        File.Delete(Path.Combine(StateDir, "controller.json"));
+        _lock.Release();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_api is not null) await StopAsync();
+        _probe.Dispose();
+        _webhooks.Dispose();
+        _lock.Release();
+    }
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "{Problem}")]
+    private static partial void LogProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "{Canary} was removed from the manifests; stopping it")]
+    private static partial void LogRemoved(ILogger logger, string canary);
+}
+
+/// <summary>A controller failure the user must act on (e.g. a second controller on the same state).</summary>
+public sealed class ControllerException(string message) : Exception(message);
+
+/// <summary>The API token: generated at first start, stored with mode 0600 in the state directory.</summary>
+public static class ApiToken
+{
+    public static string LoadOrCreate(string path)
+    {
+        if (File.Exists(path))
+        {
+            var existing = File.ReadAllText(path).Trim();
+            if (existing.Length >= 32) return existing;
+        }
+        var token = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
+        AtomicFile.Write(path, token + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return token;
+    }
+
+    /// <summary>Reads the token a controller created, for the CLI.</summary>
+    public static string? Read(string stateDir)
+    {
+        var path = Path.Combine(stateDir, "token");
+        return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
+    }
+}
+
+/// <summary>Writes a file atomically: a temporary file in the same folder, then a rename.</summary>
+public static class AtomicFile
+{
+    public static void Write(string path, string content, UnixFileMode? mode = null)
+    {
+        var temp = $"{path}.{Environment.ProcessId}.tmp";
+        using (var stream = mode is { } m && !OperatingSystem.IsWindows()
+                   ? new FileStream(temp, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = m })
+                   : new FileStream(temp, FileMode.Create, FileAccess.Write))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(content);
+            writer.Flush();
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+}
+
+/// <summary>One controller per state directory: an exclusive lock on a file, released by the kernel if the process dies.</summary>
+internal sealed class ControllerLock(string path)
+{
+    private FileStream? _stream;
+
+    /// <summary>Null when acquired; otherwise who holds it.</summary>
+    public string? TryAcquire()
+    {
+        try
+        {
+            _stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            _stream.SetLength(0);
+            using var writer = new StreamWriter(_stream, leaveOpen: true);
+            writer.Write(Environment.ProcessId);
+            writer.Flush();
+            return null;
+        }
+        catch (IOException)
+        {
+            try
+            {
+                return "pid " + File.ReadAllText(path).Trim();
+            }
+            catch (IOException)
+            {
+                return "unknown pid";
+            }
+        }
+    }
+
+    public void Release()
+    {
+        _stream?.Dispose();
+        _stream = null;
+    }
+}

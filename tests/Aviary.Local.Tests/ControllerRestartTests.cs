@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Aviary.Core.Model;
+using Aviary.Local.Store;
+using Aviary.Local.Workloads;
+
+namespace Aviary.Local.Tests;
+
+/// <summary>The controller, run as `aviary run` in its own process, is killed with SIGKILL mid-analysis and restarted.</summary>
+[Collection("local runtime")]
+public sealed class ControllerRestartTests
+{
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    private static Process StartController(LocalTestBed bed)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "aviary.dll"), "run", "-f", bed.Manifests, "--state", bed.State, "--api", "127.0.0.1:0", "--output", "json" })
+            info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    [Fact]
+    public async Task Controller_KilledWithSigkillMidAnalysis_ResumesToTheSameEndState()
+    {
+        await using var bed = new LocalTestBed();
+        bed.WriteWorkload("--version 1.0.0");
+        bed.WriteCanary("""
+            interval: 1s
+            threshold: 3
+            stepWeight: 10
+            maxWeight: 50
+            metrics:
+              - name: request-success-rate
+                thresholdRange: {min: 99}
+                interval: 3s
+            """);
+        var controller = StartController(bed);
+        List<InstanceRecord> orphans;
+        try
+        {
+            await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
+            bed.StartLoad();
+            var initial = bed.Status!.LastPromotedSpec;
+            bed.WriteWorkload("--version 2.0.0");
+            await bed.WaitForAsync(Minute, s => s.Phase == CanaryPhase.Progressing && s.CanaryWeight >= 20, "analysis at 20%");
+
+            orphans = bed.Store.Instances("podinfo.test").ToList();
+            var killedAt = TimeProvider.System.GetUtcNow();
+            controller.Kill(entireProcessTree: false); // SIGKILL
+            await controller.WaitForExitAsync();
+            Assert.Contains(orphans, o => o.Role == "canary");
+            Assert.All(orphans, o => Assert.True(Processes.IsAlive(o.Pid, o.StartTicks), $"{o.Id} died with the controller"));
+
+            await Task.Delay(1500); // the router is down with the controller: clients get refused connections
+            controller = StartController(bed);
+            await bed.WaitForAsync(Minute * 2, s => s.Phase == CanaryPhase.Succeeded && s.LastPromotedSpec != initial, "promotion after restart");
+            await Task.Delay(1000);
+
+            var results = bed.Traffic!.Results.ToList();
+            // Never routed to a dead instance: no 502/503/504 from the router at any time.
+            Assert.DoesNotContain(results, r => r.Status >= 500);
+            // Refused connections only while no controller ran, never before the kill.
+            Assert.DoesNotContain(results, r => r.Status == 0 && r.Time < killedAt);
+            var firstAfter = results.Where(r => r.Time > killedAt && r.Status == 200).Min(r => r.Time);
+            Assert.DoesNotContain(results, r => r.Status == 0 && r.Time > firstAfter.AddSeconds(1));
+            Assert.Single(bed.Events, e => e == "Copying podinfo.test template spec to podinfo-primary.test");
+            Assert.Single(bed.Events, e => e == "Promotion completed! Scaling down podinfo.test");
+            Assert.Contains(results, r => r.Body?.Contains("\"version\":\"2.0.0\"", StringComparison.Ordinal) == true);
+
+            // Orphans were adopted (the primary kept serving) or stopped; nothing is left but the recorded instances.
+            var live = bed.Store.Instances("podinfo.test");
+            Assert.Single(live);
+            Assert.Equal("primary", live[0].Role);
+            foreach (var o in orphans.Where(o => live.All(l => l.Id != o.Id)))
+                Assert.False(Processes.IsAlive(o.Pid, o.StartTicks), $"orphan {o.Id} (pid {o.Pid}) is still running");
+        }
+        finally
+        {
+            if (!controller.HasExited)
+            {
+                Processes.Signal(controller.Id, Processes.SIGTERM);
+                if (!controller.WaitForExit(30_000)) controller.Kill(entireProcessTree: true);
+            }
+            foreach (var i in StateStore.Open(Path.Combine(bed.State, "state.db")).Instances())
+                Processes.Signal(i.Pid, Processes.SIGKILL);
+        }
+    }
+}
