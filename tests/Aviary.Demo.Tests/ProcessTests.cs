@@ -19,13 +19,13 @@ public sealed partial class ProcessTests
             using var client = new HttpClient { Timeout = Patience };
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri(address, "/healthz"))).StatusCode);
 
-            var inFlight = client.GetAsync(new Uri(address, "/delay/1"));
-            await Task.Delay(300);
+            var inFlight = client.GetAsync(new Uri(address, "/delay/2"));
+            await Task.Delay(500); // time for the request to reach the server
             await SignalAsync(demo.Id, "TERM");
 
             using var response = await inFlight;
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal("""{"delay":1}""", await response.Content.ReadAsStringAsync());
+            Assert.Equal("""{"delay":2}""", await response.Content.ReadAsStringAsync());
             using var exit = new CancellationTokenSource(Patience);
             await demo.WaitForExitAsync(exit.Token);
             Assert.Equal(0, demo.ExitCode);
