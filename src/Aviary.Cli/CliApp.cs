@@ -11,7 +11,16 @@ public static class CliApp
         var root = new RootCommand("Aviary: automated canary releases, Flagger-compatible, with or without Kubernetes.");
         var io = new CliIO(stdout, stderr);
         foreach (var command in Verbs.All(io, TimeProvider.System)) root.Subcommands.Add(command);
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        var config = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            // Our catch below reports bugs in one line; System.CommandLine's handler would print a stack trace.
+            EnableDefaultExceptionHandler = false,
+            // Ctrl-C and SIGTERM cancel the command's token; `run` then drains and stops its instances, which takes
+            // longer than the 2 s System.CommandLine allows by default before it ends the process.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
+        };
         try
         {
             return await root.Parse(args).InvokeAsync(config, cancellationToken);

@@ -27,6 +27,8 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggers);
+        // The controller owns the process's signals (Ctrl-C, SIGTERM); the API must not stop on them by itself.
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedLifetime>();
         builder.WebHost.UseKestrel(k =>
         {
             var (host, port) = Parse(address);
@@ -111,4 +113,12 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         await _app.DisposeAsync();
         _app = null;
     }
+}
+
+/// <summary>A host lifetime that ignores process signals: for servers embedded in a process that handles them itself.</summary>
+internal sealed class EmbeddedLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
