@@ -66,7 +66,7 @@ public sealed class ProxyServer : IProxyRouter
                 await StopAsync(proxy, cancellationToken).ConfigureAwait(false);
             }
             var address = $"{binding.BindAddress}:{binding.Port}";
-            var (listener, error) = await ProxyListener.StartAsync(binding, proxy, _loggerFactory, cancellationToken).ConfigureAwait(false);
+            var (listener, error) = await ProxyListener.StartAsync(binding, proxy, _runtime.Options, _loggerFactory, cancellationToken).ConfigureAwait(false);
             if (listener is null)
             {
                 ProxyLog.ListenFailed(_runtime.Logger, binding.Service, address, error!);

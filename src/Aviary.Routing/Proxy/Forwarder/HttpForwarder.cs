@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using Aviary.Routing.Proxy.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
@@ -48,7 +49,8 @@ internal sealed class HttpForwarder : IDisposable
     /// <summary>Forwards the request to <paramref name="prefix"/> (<c>http://host:port</c>) and, on success, streams the response.</summary>
     /// <param name="setCookie">A Set-Cookie value to add to the response (session affinity), or null.</param>
     /// <param name="capture">Where to keep a copy of the request body for the mirror, or null.</param>
-    public async Task<ForwardResult> ForwardAsync(RequestContext context, string prefix, string? setCookie, MirrorCapture? capture)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ForwardResult> ForwardAsync(RequestContext context, string prefix, string? setCookie, MirrorCapture? capture)
     {
         var content = context.HasBody ? new StreamingRequestContent(context.BodyReader, capture) : null;
         if (content is null) capture?.MarkComplete();
@@ -209,14 +211,16 @@ internal sealed class HttpForwarder : IDisposable
         }
     }
 
-    private static async Task<(ProxyError Error, Exception? Exception)> CopyResponseBodyAsync(
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<(ProxyError Error, Exception? Exception)> CopyResponseBodyAsync(
         HttpResponseMessage response, RequestContext context, CancellationToken token)
     {
         var writer = context.ResponseBody.Writer;
         Stream source;
         try
         {
-            source = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
+            // SocketsHttpHandler's response content hands out its connection stream without I/O: no Task needed.
+            source = response.Content.ReadAsStream(token);
         }
         catch (Exception e)
         {

@@ -27,7 +27,8 @@ internal sealed class ProxyListener
 
     /// <summary>Starts listening; an error message (not an exception) when the address is invalid or taken.</summary>
     public static async Task<(ProxyListener? Listener, string? Error)> StartAsync<TContext>(
-        ServiceBinding binding, IHttpApplication<TContext> application, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+        ServiceBinding binding, IHttpApplication<TContext> application, ProxyOptions proxyOptions, ILoggerFactory loggerFactory,
+        CancellationToken cancellationToken)
         where TContext : notnull
     {
         if (binding.Port is < 0 or > 65535) return (null, $"port {binding.Port} is outside 0..65535");
@@ -38,7 +39,8 @@ internal sealed class ProxyListener
         // A proxy passes bodies of any size through; the instance decides what it accepts.
         options.Limits.MaxRequestBodySize = null;
         options.Listen(address, binding.Port);
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggerFactory);
+        var transport = new SocketTransportFactory(
+            Options.Create(new SocketTransportOptions { UnsafePreferInlineScheduling = proxyOptions.InlineScheduling }), loggerFactory);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
         {
