@@ -125,6 +125,23 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task Forward_BodylessResponses_HeadAnd204And304()
+    {
+        await using var f = await ProxyFixture.StartAsync();
+
+        using var head = await f.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/"));
+        using var noContent = await f.Client.DeleteAsync("/status/204");
+        using var notModified = await f.Client.GetAsync("/status/304");
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("primary".Length, head.Content.Headers.ContentLength);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.NoContent, noContent.StatusCode);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Equal("primary", await f.Client.GetStringAsync("/")); // the connection is still good
+    }
+
+    [Fact]
     public async Task Forward_ClientAborts_UpstreamCallCancelled()
     {
         await using var f = await ProxyFixture.StartAsync();

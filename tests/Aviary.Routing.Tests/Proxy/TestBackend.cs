@@ -151,6 +151,7 @@ public sealed class TestBackend : IAsyncDisposable
                     response.StatusCode = int.Parse(path["/status/".Length..], System.Globalization.CultureInfo.InvariantCulture);
                     break;
                 }
+                response.ContentLength = Encoding.UTF8.GetByteCount(Name);
                 await response.WriteAsync(Name);
                 break;
         }
