@@ -108,18 +108,7 @@ public sealed class LocalTestBed : IAsyncDisposable
             DrainTimeout = TimeSpan.FromSeconds(5),
         }, TimeProvider.System, loggers ?? NullLoggerFactory.Instance);
         await Controller.StartAsync(CancellationToken.None);
-        _sync = Task.Run(async () =>
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                Controller.Sync();
-                await Task.Delay(200);
-            }
-        });
     }
-
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _sync;
 
     public StateStore Store => Controller?.Store ?? StateStore.Open(Path.Combine(State, "state.db"));
 
@@ -148,8 +137,6 @@ public sealed class LocalTestBed : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Traffic is not null) await Traffic.DisposeAsync();
-        await _stop.CancelAsync();
-        if (_sync is not null) await _sync.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (Controller is not null) await Controller.DisposeAsync();
         try
         {

@@ -14,5 +14,6 @@ internal static class Verbs
         yield return Get.GetCommand.Create(io);
         yield return Describe.DescribeCommand.Create(io, time);
         yield return Events.EventsCommand.Create(io, time);
+        yield return Demo.DemoCommand.Create(io, time);
     }
 }

@@ -59,6 +59,9 @@ public sealed partial class LocalController : IAsyncDisposable
     private ManifestSource? _manifests;
     private ControllerApi? _api;
     private string _reported = "";
+    private readonly CancellationTokenSource _stopWatching = new();
+    private readonly object _syncGate = new();
+    private Task? _watch;
 
     public LocalController(LocalControllerOptions options, TimeProvider time, ILoggerFactory loggers)
     {
@@ -103,6 +106,7 @@ public sealed partial class LocalController : IAsyncDisposable
         var info = JsonSerializer.Serialize(new ControllerInfo(Environment.ProcessId, _api.Url.ToString()));
         AtomicFile.Write(Path.Combine(StateDir, "controller.json"), info);
         Sync();
+        _watch = Task.Run(() => WatchAsync(_stopWatching.Token), CancellationToken.None);
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled, then stops everything it started.</summary>
@@ -111,11 +115,7 @@ public sealed partial class LocalController : IAsyncDisposable
         await StartAsync(cancellationToken);
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(_options.PollInterval, _time, cancellationToken);
-                Sync();
-            }
+            await Task.Delay(Timeout.InfiniteTimeSpan, _time, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -123,8 +123,33 @@ public sealed partial class LocalController : IAsyncDisposable
         await StopAsync();
     }
 
+    private async Task WatchAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.PollInterval, _time, cancellationToken);
+                Sync();
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                LogProblem(_logger, $"cannot read the manifests: {e.Message}");
+            }
+        }
+    }
+
     /// <summary>Reads the manifests again and starts, updates or stops canary loops to match.</summary>
     public void Sync()
+    {
+        lock (_syncGate) SyncLocked();
+    }
+
+    private void SyncLocked()
     {
         if (_manifests is null || !_manifests.Refresh()) return;
         var snapshot = _manifests.Current;
@@ -159,7 +184,8 @@ public sealed partial class LocalController : IAsyncDisposable
 
     internal IEnumerable<CanaryPolicy> Running => _runners.Values.Select(r => r.Policy);
 
-    internal LocalWorkload? WorkloadOf(string key) => _runners.TryGetValue(key, out var r) ? r.Workload : null;
+    /// <summary>The workload of a running canary (its primary and canary instances), or null.</summary>
+    public LocalWorkload? WorkloadOf(string key) => _runners.TryGetValue(key, out var r) ? r.Workload : null;
 
     internal ManifestSource? Source => _manifests;
 
@@ -217,6 +243,8 @@ public sealed partial class LocalController : IAsyncDisposable
     /// <summary>Stops the canary loops, every instance, the router and the API.</summary>
     public async Task StopAsync()
     {
+        await _stopWatching.CancelAsync();
+        if (_watch is not null) await _watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Task.WhenAll(_runners.Values.Select(r => r.StopAsync(stopInstances: true)));
         foreach (var runner in _runners.Values) await runner.DisposeAsync();
         _runners.Clear();

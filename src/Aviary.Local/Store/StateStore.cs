@@ -81,6 +81,9 @@ public sealed class StateStore
         return c;
     }
 
+    /// <summary>Closes pooled connections (before the files of a store are deleted or replaced).</summary>
+    public static void CloseAll() => SqliteConnection.ClearAllPools();
+
     // ---- canaries, events, checks ----
 
     public CanaryStatus? LoadStatus(string key)

@@ -78,11 +78,7 @@ internal static class RunCommand
                     foreach (var e in u.Outcome.Events) io.Out.WriteLine($"{e.Time:HH:mm:ss} {u.Policy.Id} {e.Type}: {e.Message}");
                 };
                 controller.Problem += line => io.Error.WriteLine(line);
-                while (!ct.IsCancellationRequested)
-                {
-                    controller.Sync();
-                    await Task.Delay(500, ct);
-                }
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct);
             }
             else
             {
@@ -90,7 +86,6 @@ internal static class RunCommand
                 {
                     while (!ct.IsCancellationRequested)
                     {
-                        controller.Sync();
                         ctx.UpdateTarget(view.Render());
                         try
                         {
