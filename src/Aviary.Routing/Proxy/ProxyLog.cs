@@ -32,9 +32,13 @@ internal static partial class ProxyLog
     public static partial void ForwardFailed(ILogger logger, string service, string backend, string endpointId, string error, int status,
         string exceptionType, string exceptionMessage);
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Information,
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug,
         Message = "No connection to {Service} {Backend} endpoint {EndpointId} ({Error}); retrying on endpoint {RetryEndpointId}")]
     public static partial void Retrying(ILogger logger, string service, string backend, string endpointId, string error, string retryEndpointId);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Warning,
+        Message = "No connection to {Service} {Backend} endpoint {EndpointId} ({Error}); passing it over for {Backoff} while others are available")]
+    public static partial void EndpointUnreachable(ILogger logger, string service, string backend, string endpointId, string error, TimeSpan backoff);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "No endpoint for {Service} in either backend; answered 503")]
     public static partial void NoEndpoint(ILogger logger, string service);

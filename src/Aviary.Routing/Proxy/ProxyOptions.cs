@@ -23,6 +23,10 @@ public sealed record ProxyOptions
     /// Keeps a slow canary from piling up fire-and-forget copies.</summary>
     public int MaxMirrorsInFlight { get; init; } = 256;
 
+    /// <summary>After a connection to an instance could not be made, the instance is passed over for this long whenever
+    /// another instance of its backend is available (passive health); default 5 seconds. Zero turns this off.</summary>
+    public TimeSpan UnreachableBackoff { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long an idle pooled connection to an instance is kept; default 60 seconds.</summary>
     public TimeSpan PooledConnectionIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -40,6 +44,7 @@ public sealed record ProxyOptions
         if (DrainTimeout < TimeSpan.Zero) errors.Add($"{nameof(DrainTimeout)} must not be negative");
         if (MirrorBodyLimit < 0) errors.Add($"{nameof(MirrorBodyLimit)} must not be negative");
         if (MaxMirrorsInFlight < 0) errors.Add($"{nameof(MaxMirrorsInFlight)} must not be negative");
+        if (UnreachableBackoff < TimeSpan.Zero) errors.Add($"{nameof(UnreachableBackoff)} must not be negative");
         if (PooledConnectionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(PooledConnectionIdleTimeout)} must be positive");
         if (errors.Count > 0) throw new ArgumentException("Invalid proxy options: " + string.Join("; ", errors));
     }

@@ -135,12 +135,12 @@ internal sealed class ServiceProxy : IHttpApplication<RequestContext>
         var route = Route;
         var (role, setCookie) = Choose(route, context);
         var pool = Pool(role);
-        var endpoint = pool.Acquire(runtime.Random);
+        var endpoint = pool.Acquire(runtime.Random, started);
         if (endpoint is null)
         {
             // The chosen backend has no instance: the other one serves, without a session cookie meant for the first.
             pool = Pool(role == BackendRole.Canary ? BackendRole.Primary : BackendRole.Canary);
-            endpoint = pool.Acquire(runtime.Random);
+            endpoint = pool.Acquire(runtime.Random, started);
             if (endpoint is null)
             {
                 context.Response.StatusCode = ProxyError.NoEndpoint.StatusCode();
@@ -173,13 +173,19 @@ internal sealed class ServiceProxy : IHttpApplication<RequestContext>
         try
         {
             result = await runtime.Forwarder.ForwardAsync(context, endpoint.Prefix, setCookie, capture).ConfigureAwait(false);
-            if (result.Error.NothingSent() && pool.Acquire(runtime.Random, exclude: endpoint) is { } retry)
+            if (result.Error.NothingSent())
             {
-                ProxyLog.Retrying(runtime.Logger, Service, pool.Role.ToString(), endpoint.Id, result.Error.ToString(), retry.Id);
-                endpoint.Release();
-                endpoint = retry;
-                result = await runtime.Forwarder.ForwardAsync(context, endpoint.Prefix, setCookie, capture).ConfigureAwait(false);
+                Unreachable(pool, endpoint, result.Error);
+                if (pool.Acquire(runtime.Random, runtime.Time.GetTimestamp(), exclude: endpoint) is { } retry)
+                {
+                    ProxyLog.Retrying(runtime.Logger, Service, pool.Role.ToString(), endpoint.Id, result.Error.ToString(), retry.Id);
+                    endpoint.Release();
+                    endpoint = retry;
+                    result = await runtime.Forwarder.ForwardAsync(context, endpoint.Prefix, setCookie, capture).ConfigureAwait(false);
+                    if (result.Error.NothingSent()) Unreachable(pool, endpoint, result.Error);
+                }
             }
+            if (!result.Error.NothingSent()) endpoint.Reached();
             if (result.Error == ProxyError.ClientAborted)
             {
                 ProxyLog.ClientAborted(runtime.Logger, Service, endpoint.Id);
@@ -204,6 +210,17 @@ internal sealed class ServiceProxy : IHttpApplication<RequestContext>
         }
 
         if (mirror) StartMirror(context, capture);
+    }
+
+    /// <summary>Passes <paramref name="endpoint"/> over for a while (when others are available) after a failed connect.</summary>
+    private void Unreachable(BackendPool pool, EndpointState endpoint, ProxyError error)
+    {
+        var backoff = _runtime.Options.UnreachableBackoff;
+        if (backoff <= TimeSpan.Zero) return;
+        var now = _runtime.Time.GetTimestamp();
+        var until = now + (long)(backoff.TotalSeconds * _runtime.Time.TimestampFrequency);
+        if (endpoint.Avoid(now, until))
+            ProxyLog.EndpointUnreachable(_runtime.Logger, Service, pool.Role.ToString(), endpoint.Id, error.ToString(), backoff);
     }
 
     private (BackendRole Role, string? SetCookie) Choose(RouteModel route, RequestContext context)
@@ -265,7 +282,7 @@ internal sealed class ServiceProxy : IHttpApplication<RequestContext>
             ProxyLog.MirrorSkipped(runtime.Logger, Service, "too many mirrored requests in flight");
             return;
         }
-        var endpoint = Canary.Acquire(runtime.Random);
+        var endpoint = Canary.Acquire(runtime.Random, runtime.Time.GetTimestamp());
         if (endpoint is null)
         {
             Interlocked.Decrement(ref _mirrorsInFlight);

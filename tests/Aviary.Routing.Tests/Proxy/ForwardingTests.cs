@@ -196,6 +196,36 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task Forward_ConnectionRefused_EndpointPassedOverAfterwards()
+    {
+        var logs = new ListLoggerFactory();
+        await using var f = await ProxyFixture.StartAsync(new ProxyOptions { UnreachableBackoff = TimeSpan.FromMinutes(5) }, logs: logs);
+        f.Proxy.SetEndpoints(ProxyFixture.Service, BackendRole.Primary,
+            [new BackendEndpoint("dead", DeadAddress()), f.Primary.Endpoint("alive")]);
+
+        Assert.Equal((60, 0), await f.CountAsync(60));
+
+        // The dead endpoint was tried once (a random draw picks it early) and then passed over.
+        Assert.Equal(1, logs.Count(11));
+        Assert.Equal(1, logs.Count(16));
+        Assert.All(logs.Entries.Where(e => e.Id.Id == 16), e => Assert.Contains("endpoint dead", e.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Forward_ConnectionRefused_NoBackoff_RetriedEveryTime()
+    {
+        var logs = new ListLoggerFactory();
+        await using var f = await ProxyFixture.StartAsync(new ProxyOptions { UnreachableBackoff = TimeSpan.Zero }, logs: logs);
+        f.Proxy.SetEndpoints(ProxyFixture.Service, BackendRole.Primary,
+            [new BackendEndpoint("dead", DeadAddress()), f.Primary.Endpoint("alive")]);
+
+        Assert.Equal((60, 0), await f.CountAsync(60));
+
+        Assert.True(logs.Count(11) > 1, $"{logs.Count(11)} retries");
+        Assert.Equal(0, logs.Count(16));
+    }
+
+    [Fact]
     public async Task Forward_UploadToDeadEndpoint_RetriedWithTheWholeBody()
     {
         await using var f = await ProxyFixture.StartAsync();

@@ -27,9 +27,10 @@ public sealed class ProxyFixture : IAsyncDisposable
 
     public static ServiceBinding Binding { get; } = new(Service, "test", "podinfo", 0);
 
-    public static async Task<ProxyFixture> StartAsync(ProxyOptions? options = null, TimeProvider? time = null, long seed = 42)
+    public static async Task<ProxyFixture> StartAsync(ProxyOptions? options = null, TimeProvider? time = null, long seed = 42,
+        Microsoft.Extensions.Logging.ILoggerFactory? logs = null)
     {
-        var proxy = new ProxyServer(options ?? new ProxyOptions(), NullLoggerFactory.Instance, time ?? TimeProvider.System, seed);
+        var proxy = new ProxyServer(options ?? new ProxyOptions(), logs ?? NullLoggerFactory.Instance, time ?? TimeProvider.System, seed);
         var primary = await TestBackend.StartAsync("primary");
         var canary = await TestBackend.StartAsync("canary");
         proxy.SetEndpoints(Service, BackendRole.Primary, [primary.Endpoint()]);

@@ -16,14 +16,16 @@ internal sealed class BackendPool(BackendRole role)
 
     /// <summary>
     /// Picks an instance and counts the request on it, or null when there is none (other than <paramref name="exclude"/>).
-    /// Two distinct instances are drawn at random and the one with fewer requests in flight wins.
+    /// Two distinct instances are drawn at random and the one with fewer requests in flight wins, unless it is being
+    /// avoided after a connection failure and the other is not.
     /// </summary>
-    public EndpointState? Acquire(SharedRandom random, EndpointState? exclude = null)
+    /// <param name="now">The current <see cref="TimeProvider.GetTimestamp"/>, to tell which instances are avoided.</param>
+    public EndpointState? Acquire(SharedRandom random, long now, EndpointState? exclude = null)
     {
         for (var attempt = 0; attempt < 4; attempt++)
         {
             var endpoints = Endpoints;
-            var chosen = Choose(endpoints, random, exclude);
+            var chosen = Choose(endpoints, random, now, exclude);
             if (chosen is null) return null;
             if (chosen.TryAcquire()) return chosen;
             // Removed between reading the array and counting: read the new array and try again.
@@ -31,7 +33,7 @@ internal sealed class BackendPool(BackendRole role)
         return null;
     }
 
-    private static EndpointState? Choose(EndpointState[] endpoints, SharedRandom random, EndpointState? exclude)
+    private static EndpointState? Choose(EndpointState[] endpoints, SharedRandom random, long now, EndpointState? exclude)
     {
         var n = endpoints.Length;
         if (n == 0) return null;
@@ -45,16 +47,19 @@ internal sealed class BackendPool(BackendRole role)
                 // Draw among the n-1 others by skipping over the excluded slot.
                 var a = random.Next(n - 1);
                 var b = (a + 1 + random.Next(n - 2)) % (n - 1);
-                var ea = endpoints[a >= at ? a + 1 : a];
-                var eb = endpoints[b >= at ? b + 1 : b];
-                return eb.InFlight < ea.InFlight ? eb : ea;
+                return Better(endpoints[a >= at ? a + 1 : a], endpoints[b >= at ? b + 1 : b], now);
             }
         }
         if (n == 1) return endpoints[0];
         var i = random.Next(n);
         var j = (i + 1 + random.Next(n - 1)) % n;
-        var first = endpoints[i];
-        var second = endpoints[j];
+        return Better(endpoints[i], endpoints[j], now);
+    }
+
+    private static EndpointState Better(EndpointState first, EndpointState second, long now)
+    {
+        var firstAvoided = first.IsAvoided(now);
+        if (firstAvoided != second.IsAvoided(now)) return firstAvoided ? second : first;
         return second.InFlight < first.InFlight ? second : first;
     }
 }

@@ -17,7 +17,30 @@ internal sealed class EndpointState
         Prefix = endpoint.Address.GetLeftPart(UriPartial.Authority);
     }
 
+    private long _avoidUntil;
+
     public BackendEndpoint Endpoint { get; }
+
+    /// <summary>Whether a recent connection failure says to pass this instance over (a timestamp of <see cref="TimeProvider"/>).</summary>
+    public bool IsAvoided(long now)
+    {
+        var until = Volatile.Read(ref _avoidUntil);
+        return until != 0 && now < until;
+    }
+
+    /// <summary>Passes the instance over until <paramref name="until"/>; true when it was not avoided before (log once).</summary>
+    public bool Avoid(long now, long until)
+    {
+        var wasAvoided = IsAvoided(now);
+        Interlocked.Exchange(ref _avoidUntil, until);
+        return !wasAvoided;
+    }
+
+    /// <summary>A request got through: no reason to avoid the instance any more.</summary>
+    public void Reached()
+    {
+        if (Volatile.Read(ref _avoidUntil) != 0) Interlocked.Exchange(ref _avoidUntil, 0);
+    }
 
     public string Id => Endpoint.Id;
 

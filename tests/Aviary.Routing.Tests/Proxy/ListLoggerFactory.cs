@@ -1,0 +1,28 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace Aviary.Routing.Tests.Proxy;
+
+/// <summary>Keeps every log entry (event id, level, message) in memory for assertions.</summary>
+public sealed class ListLoggerFactory : ILoggerFactory
+{
+    public ConcurrentQueue<(EventId Id, LogLevel Level, string Message)> Entries { get; } = new();
+
+    public int Count(int eventId) => Entries.Count(e => e.Id.Id == eventId);
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void AddProvider(ILoggerProvider provider) { }
+
+    public void Dispose() { }
+
+    private sealed class Logger(ListLoggerFactory owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Entries.Enqueue((eventId, logLevel, formatter(state, exception)));
+    }
+}
