@@ -1,0 +1,29 @@
+namespace Aviary.Cli.Tests.Demo;
+
+/// <summary><c>aviary demo --fast</c> end to end: real processes, real router, real load.</summary>
+public sealed class DemoCommandTests
+{
+    [Fact]
+    public async Task Demo_Fast_PromotesTheGoodReleaseWithoutFailuresAndRollsBackTheBadOne()
+    {
+        var state = Path.Combine(Path.GetTempPath(), "aviary-demo-test-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var (exit, output, error) = await CliRunner.RunAsync("demo", "--fast", "--port", "0", "--state", state);
+
+            Assert.True(exit == 0, $"exit {exit}\n{output}\n{error}");
+            var summary = output[output.LastIndexOf("Summary", StringComparison.Ordinal)..].Split('\n');
+            var v2 = summary.Single(l => l.StartsWith("v2", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var v3 = summary.Single(l => l.StartsWith("v3", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(["v2", "2.0.0", "promoted"], v2[..3]);
+            Assert.Equal("0", v2[5]); // failed requests during the good release
+            Assert.True(int.Parse(v2[4], System.Globalization.CultureInfo.InvariantCulture) > 100, "the good release saw too little traffic");
+            Assert.Equal(["v3", "3.0.0", "rolled", "back"], v3[..4]);
+            Assert.Contains("Rolling back podinfo.demo failed checks threshold reached 3", output);
+        }
+        finally
+        {
+            if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
+        }
+    }
+}
