@@ -1,3 +1,4 @@
+using Aviary.TestKit;
 using System.Diagnostics;
 using Aviary.Core.Model;
 using Aviary.Local.Store;

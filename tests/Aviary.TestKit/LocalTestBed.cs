@@ -7,7 +7,7 @@ using Aviary.Local.Store;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Aviary.Local.Tests;
+namespace Aviary.TestKit;
 
 /// <summary>
 /// A folder with a Workload (the demo service, run for real) and a Canary for it, a controller over them, and a
