@@ -40,7 +40,8 @@ public sealed class FakeWorkload(TimeProvider time) : IWorkload
         return ValueTask.FromResult(Outcome<WorkloadState>.Ok(new WorkloadState(
             Revision,
             PrimaryReady ? Readiness.IsReady : Readiness.NotReady("primary not ready", PrimaryWaitingSince, Stalled),
-            canaryReady ? Readiness.IsReady : Readiness.NotReady("canary not ready", CanaryWaitingSince, Stalled))));
+            canaryReady ? Readiness.IsReady : Readiness.NotReady("canary not ready", CanaryWaitingSince, Stalled),
+            PrimaryRevision: PrimaryRevision)));
     }
 
     public ValueTask<Outcome> ScaleUpCanaryAsync(CanaryPolicy canary, CancellationToken cancellationToken)

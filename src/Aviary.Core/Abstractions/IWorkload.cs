@@ -32,11 +32,13 @@ public interface IWorkload
 /// <param name="Primary">Readiness of the primary.</param>
 /// <param name="Canary">Readiness of the canary (the target).</param>
 /// <param name="TrackedConfigs">Config name to hash, for Flagger's <c>status.trackedConfigs</c>; optional.</param>
+/// <param name="PrimaryRevision">The revision the primary runs, when the runtime knows it (it may lag the target while a canary is initialized).</param>
 public sealed record WorkloadState(
     string Revision,
     Readiness Primary,
     Readiness Canary,
-    IReadOnlyDictionary<string, string>? TrackedConfigs = null);
+    IReadOnlyDictionary<string, string>? TrackedConfigs = null,
+    string? PrimaryRevision = null);
 
 /// <summary>
 /// Readiness of one copy. When not ready, <see cref="WaitingSince"/> tells since when it has been trying, so that

@@ -26,6 +26,7 @@ public sealed record ObjectMeta
     public JsonArray? ManagedFields { get; init; }
 
     /// <summary>The namespace Aviary uses: <see cref="Namespace"/>, or <c>default</c>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string EffectiveNamespace => string.IsNullOrEmpty(Namespace) ? "default" : Namespace;
 }
 

@@ -184,14 +184,16 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 return;
             }
             if (!await Succeeded(s.Workload.ScaleDownCanaryAsync(p, ct))) return;
+            // What the primary was created from; if the target changed meanwhile, the next tick releases that change.
+            var promoted = workload.PrimaryRevision ?? workload.Revision;
             _status = _status with
             {
                 Phase = CanaryPhase.Initialized,
                 FailedChecks = 0,
                 Iterations = 0,
                 CanaryWeight = 0,
-                LastAppliedSpec = workload.Revision,
-                LastPromotedSpec = workload.Revision,
+                LastAppliedSpec = promoted,
+                LastPromotedSpec = promoted,
                 TrackedConfigs = workload.TrackedConfigs,
             };
             await InfoAsync($"Initialization done! {p.Id}");

@@ -36,7 +36,8 @@ public sealed class SimulatedWorkload(Scenario scenario, TimeProvider time) : IW
         var state = new WorkloadState(
             Revision,
             primaryReady ? Readiness.IsReady : Readiness.NotReady("waiting for rollout to finish: 0 of 1 updated replicas are available", _primaryUnreadySince),
-            canaryReady ? Readiness.IsReady : Readiness.NotReady("waiting for rollout to finish: 0 of 1 updated replicas are available", _canaryUnreadySince));
+            canaryReady ? Readiness.IsReady : Readiness.NotReady("waiting for rollout to finish: 0 of 1 updated replicas are available", _canaryUnreadySince),
+            PrimaryRevision: PrimaryRevision);
         return ValueTask.FromResult(Outcome<WorkloadState>.Ok(state));
     }
 

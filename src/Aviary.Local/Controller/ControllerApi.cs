@@ -71,12 +71,20 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         errors.AddRange(file.Documents.SelectMany(d => d.Diagnostics.Where(x => x.IsError).Select(x => $"{d.Label}: {x}")));
         if (errors.Count > 0) return Results.Json(new { applied = Array.Empty<string>(), errors }, statusCode: 422);
         var applied = new List<string>();
-        var dir = controller.Source?.AppliedDir ?? Path.Combine(controller.StateDir, "applied");
+        var appliedDir = controller.Source?.AppliedDir ?? Path.Combine(controller.StateDir, "applied");
         // Each document is stored on its own, so that a later apply of one object replaces only that object.
+        // Relative paths of a Workload are relative to the file it came from, which the CLI names in this header.
+        var baseDir = context.Request.Headers["X-Aviary-Base-Dir"].ToString();
         foreach (var doc in file.Documents.Where(d => !d.Skipped))
         {
-            var json = System.Text.Json.JsonSerializer.Serialize(doc.Manifest, doc.Manifest!.GetType(), ModelJson.Indented);
-            ManifestSource.WriteApplied(dir, doc, json);
+            var manifest = doc.Manifest!;
+            if (manifest is Core.Model.Workload w && baseDir.Length > 0 && Path.IsPathRooted(baseDir))
+            {
+                var dir = Path.GetFullPath(w.Spec.Template.WorkingDir ?? ".", baseDir);
+                manifest = w with { Spec = w.Spec with { Template = w.Spec.Template with { WorkingDir = dir } } };
+            }
+            var json = System.Text.Json.JsonSerializer.Serialize(manifest, manifest.GetType(), ModelJson.Indented);
+            ManifestSource.WriteApplied(appliedDir, doc, json);
             applied.Add(doc.Label);
         }
         controller.Sync();

@@ -101,7 +101,7 @@ public sealed class LocalWorkload : IWorkload, IAsyncDisposable
         Apply(target);
         var canaryReadiness = _record is { CanaryUp: true } ? _canary.Readiness(canary.CanaryReadyThreshold) : Readiness.IsReady;
         return ValueTask.FromResult(Outcome<WorkloadState>.Ok(
-            new WorkloadState(target.Revision, _primary.Readiness(canary.PrimaryReadyThreshold), canaryReadiness)));
+            new WorkloadState(target.Revision, _primary.Readiness(canary.PrimaryReadyThreshold), canaryReadiness, PrimaryRevision: _record?.Revision)));
     }
 
     public ValueTask<Outcome> ScaleUpCanaryAsync(CanaryPolicy canary, CancellationToken cancellationToken)

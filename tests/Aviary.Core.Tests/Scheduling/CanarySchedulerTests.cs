@@ -70,6 +70,22 @@ public sealed class CanarySchedulerTests
     }
 
     [Fact]
+    public async Task Tick_TargetChangedWhileInitializing_ReleasesTheChangeAfterwards()
+    {
+        var h = Harness();
+        h.Workload.PrimaryReady = false;
+        await h.TickAsync();
+        h.Workload.NewRevision(); // the primary was created from revision 0
+        h.Workload.PrimaryReady = true;
+        await h.TickAsync();
+        Assert.Equal(CanaryPhase.Initialized, h.Phase);
+        Assert.Equal(h.Workload.PrimaryRevision, h.Status.LastPromotedSpec);
+
+        await h.TickAsync();
+        Assert.Equal(CanaryPhase.Progressing, h.Phase);
+    }
+
+    [Fact]
     public async Task Tick_NoNewRevision_DoesNothing()
     {
         var h = Harness();

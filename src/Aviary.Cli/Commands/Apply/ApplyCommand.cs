@@ -38,7 +38,9 @@ internal static class ApplyCommand
             if (client is null) return 1;
             using (client)
             {
-                var (status, body) = await client.PostAsync("/api/v1/manifests", new StringContent(yaml, Encoding.UTF8, "application/yaml"), ct);
+                using var content = new StringContent(yaml, Encoding.UTF8, "application/yaml");
+                content.Headers.Add("X-Aviary-Base-Dir", path == "-" ? Environment.CurrentDirectory : Path.GetDirectoryName(Path.GetFullPath(path))!);
+                var (status, body) = await client.PostAsync("/api/v1/manifests", content, ct);
                 if (status is null) return 1;
                 using var doc = JsonDocument.Parse(body);
                 foreach (var w in doc.RootElement.TryGetProperty("warnings", out var ws) ? ws.EnumerateArray() : default)
