@@ -3,7 +3,7 @@
 # through HAProxy (90/10) and through nginx as a proxy (9:1), with wrk. Writes the figures into bench/README.md.
 #
 #   bench/router/run.sh                 # full run: 10 s per measurement
-#   DURATION=3 bench/router/run.sh      # quicker
+#   DURATION=3 ROUNDS=1 bench/router/run.sh   # quicker
 #   NO_README=1 bench/router/run.sh     # print only
 #
 # Installs wrk, haproxy and nginx with apt-get when missing. Everything listens on 127.0.0.1 only and every process
@@ -12,6 +12,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 duration="${DURATION:-10}"
+rounds="${ROUNDS:-3}"
 connections="${CONNECTIONS:-64}"
 threads="${THREADS:-2}"
 # Moderate load: few connections, each pausing 2 ms between requests (a wrk Lua delay), far below saturation.
@@ -169,18 +170,36 @@ to_ms() { # "412.00us" | "1.20ms" | "1.01s" -> milliseconds
     else { printf "nan" } }'
 }
 
-declare -A rps p50 p99 errors
-measure() { # key url mode(saturation|moderate)
-  local key=$1 url=$2 mode=$3 out="$work/wrk-$1-$3.txt"
+declare -A rps p50 p99 errors runs
+median() { # format values...
+  local format=$1
+  shift
+  printf '%s\n' "$@" | sort -g | awk -v f="$format" '{ v[NR] = $1 } END { printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+measure() { # key url mode(saturation|moderate) round
+  local key=$1 url=$2 mode=$3 round=$4 out="$work/wrk-$1-$3-$4.txt"
   local args=(-t"$threads" -c"$connections" -d"${duration}s" --latency)
   [[ $mode == moderate ]] && args=(-t1 -c"$moderate_connections" -d"${duration}s" --latency -s "$work/delay.lua")
-  wrk -t"$threads" -c"$connections" -d"${warmup}s" "$url" >/dev/null 2>&1 || true
+  [[ $round == 1 && $mode == saturation ]] && { wrk -t"$threads" -c"$connections" -d"${warmup}s" "$url" >/dev/null 2>&1 || true; }
   wrk "${args[@]}" "$url" >"$out" 2>&1
-  rps[$key.$mode]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-  p50[$key.$mode]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-  p99[$key.$mode]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-  errors[$key.$mode]=$(awk '/Non-2xx|Socket errors/ { printf "%s ", $0 }' "$out")
-  echo "  $key ($mode): ${rps[$key.$mode]} req/s, p50 ${p50[$key.$mode]} ms, p99 ${p99[$key.$mode]} ms ${errors[$key.$mode]}" >&2
+  local r l50 l99 e
+  r=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+  l50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+  l99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  e=$(awk '/Non-2xx|Socket errors/ { printf "%s ", $0 }' "$out")
+  runs[$key.$mode]+="$r/$l50/$l99 "
+  errors[$key.$mode]+="$e"
+  echo "  round $round $key ($mode): $r req/s, p50 $l50 ms, p99 $l99 ms $e" >&2
+}
+summarize() { # key mode: medians over the rounds
+  local key=$1 mode=$2 r=() a=() b=() run
+  for run in ${runs[$key.$mode]}; do
+    IFS=/ read -r x y z <<<"$run"
+    r+=("$x") a+=("$y") b+=("$z")
+  done
+  rps[$key.$mode]=$(median %.0f "${r[@]}")
+  p50[$key.$mode]=$(median %.3f "${a[@]}")
+  p99[$key.$mode]=$(median %.3f "${b[@]}")
 }
 
 targets=(direct router haproxy nginx)
@@ -197,10 +216,15 @@ declare -A label=(
   [nginx]="nginx proxy, 9:1"
 )
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "measuring ($duration s each, after a $warmup s warm-up); load average before: $load_before" >&2
+echo "measuring ($rounds rounds of $duration s per target and load, after a $warmup s warm-up); load average before: $load_before" >&2
+# Rounds interleave the targets, so that a burst of outside load hits all of them alike; the tables show medians.
 for mode in saturation moderate; do
-  for t in "${targets[@]}"; do measure "$t" "${url[$t]}" "$mode"; done
+  for round in $(seq 1 "$rounds"); do
+    for t in "${targets[@]}"; do measure "$t" "${url[$t]}" "$mode" "$round"; done
+  done
+  for t in "${targets[@]}"; do summarize "$t" "$mode"; done
 done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The router's own count of the split, as a cross-check.
 kill -TERM "$router_pid"
@@ -241,10 +265,12 @@ report=$(cat <<REPORT
 ### Router benchmark — $(date -u +%Y-%m-%d)
 
 Machine: $(nproc) CPUs ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) memory; wrk, the proxies and
-the backends share these CPUs (load average before the run: $load_before). Software: .NET SDK $dotnet_version, $wrk_version, HAProxy $haproxy_version, nginx $nginx_version.
+the backends share these CPUs (load average before the run: $load_before, after: $load_after). Software: .NET SDK $dotnet_version, $wrk_version, HAProxy $haproxy_version, nginx $nginx_version.
 Backends: one nginx (1 worker) answering a 23-byte body on two loopback ports. HAProxy runs 2 threads, the nginx
 proxy 2 workers. The router runs in \`bench/RouterHost\` with \`ProxyOptions.InlineScheduling\`, \`DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1\`
 and workstation GC. Each measurement follows a ${warmup} s warm-up at full load.
+
+Each figure is the median of $rounds rounds; the rounds interleave the four targets.
 
 **Saturation** — \`wrk -t$threads -c$connections -d${duration}s --latency URL\`
 
@@ -254,14 +280,16 @@ $(table saturation)
 
 $(table moderate)
 
-The router's own count of the split (saturation and moderate runs together, warm-ups included):
+The router's own count of the split (all runs and the warm-up together; the few 4xx are 499s counted for requests
+wrk abandons when a run ends):
 
 \`\`\`
 $split
 \`\`\`
 
-Reproduce: \`bench/router/run.sh\` (installs wrk, haproxy and nginx when missing; \`DURATION\`, \`CONNECTIONS\`,
-\`THREADS\`, \`MODERATE_CONNECTIONS\`, \`MODERATE_DELAY_MS\`, \`BASE_PORT\` override the defaults).
+Reproduce: \`bench/router/run.sh\` (installs wrk, haproxy and nginx when missing; \`DURATION\`, \`ROUNDS\`,
+\`CONNECTIONS\`, \`THREADS\`, \`MODERATE_CONNECTIONS\`, \`MODERATE_DELAY_MS\`, \`BASE_PORT\` override the defaults;
+the HAProxy and nginx configurations are generated by the script).
 REPORT
 )
 
