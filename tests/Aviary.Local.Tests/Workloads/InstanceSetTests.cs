@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Aviary.Local.Tests.Workloads;
 
 [Collection("local runtime")]
-public sealed class InstanceSetTests : IAsyncDisposable
+public sealed class InstanceSetTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "aviary-set-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly ProxyServer _router = new(NullLoggerFactory.Instance, TimeProvider.System);
@@ -107,7 +107,9 @@ public sealed class InstanceSetTests : IAsyncDisposable
         Assert.Equal(record.Pid, Assert.Single(again.Snapshot()).Pid);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _set.StopAllAsync(CancellationToken.None);
         await _set.DisposeAsync();
