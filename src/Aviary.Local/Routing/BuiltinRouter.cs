@@ -19,7 +19,14 @@ public sealed class BuiltinRouter(IProxyRouter proxy, StateStore store, string b
         if (canary.ServicePort is not { } port)
             return Outcome.Fail($"{canary.Id}: spec.service.port is required by the built-in router");
         var saved = store.LoadRoutes(canary.Id) ?? RouteWeights.AllPrimary;
-        proxy.SetRoute(canary.Id, Config(canary, saved));
+        try
+        {
+            proxy.SetRoute(canary.Id, Config(canary, saved));
+        }
+        catch (ArgumentException e)
+        {
+            return Outcome.Fail($"cannot route {canary.Id}: {e.Message}");
+        }
         var result = await proxy.ListenAsync(new ServiceBinding(canary.Id, canary.Namespace, canary.TargetName, port, bindAddress), cancellationToken);
         _listening = result.Succeeded;
         return result;
@@ -30,9 +37,18 @@ public sealed class BuiltinRouter(IProxyRouter proxy, StateStore store, string b
 
     public ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
     {
-        store.SaveRoutes(canary.Id, weights);
-        proxy.SetRoute(canary.Id, Config(canary, weights));
-        return ValueTask.FromResult(Outcome.Ok);
+        try
+        {
+            var config = Config(canary, weights);
+            store.SaveRoutes(canary.Id, weights);
+            proxy.SetRoute(canary.Id, config);
+            return ValueTask.FromResult(Outcome.Ok);
+        }
+        catch (ArgumentException e)
+        {
+            // The proxy refuses routes it cannot apply (e.g. a match it does not support): the weights stay as they were.
+            return ValueTask.FromResult(Outcome.Fail($"cannot route {canary.Id}: {e.Message}"));
+        }
     }
 
     public ValueTask<Outcome> FinalizeAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
@@ -42,5 +58,8 @@ public sealed class BuiltinRouter(IProxyRouter proxy, StateStore store, string b
         weights,
         canary.Strategy == DeploymentStrategy.ABTesting ? canary.Match : [],
         canary.MirrorWeight,
-        canary.SessionAffinity);
+        canary.SessionAffinity)
+    {
+        PrimaryCookieMaxAge = canary.Interval,
+    };
 }

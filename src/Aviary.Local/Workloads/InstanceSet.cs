@@ -37,7 +37,7 @@ public sealed partial class InstanceSet : IAsyncDisposable
     private readonly string _canary;
     private readonly string _name;
     private readonly BackendRole _role;
-    private readonly IProxyRouter _router;
+    private readonly IBackendRegistry _router;
     private readonly string _service;
     private readonly StateStore _store;
     private readonly string _logDir;
@@ -56,7 +56,7 @@ public sealed partial class InstanceSet : IAsyncDisposable
     private string _published = "";
     private Task? _loop;
 
-    public InstanceSet(string canary, string name, BackendRole role, IProxyRouter router, string service, StateStore store, string logDir,
+    public InstanceSet(string canary, string name, BackendRole role, IBackendRegistry router, string service, StateStore store, string logDir,
         TimeProvider time, ILogger logger, HttpClient probe, TimeSpan drainTimeout)
     {
         _canary = canary;

@@ -30,7 +30,7 @@ public sealed class LocalWorkload : IWorkload, IAsyncDisposable
     private readonly TimeSpan _drainTimeout;
     private PrimaryRecord? _record;
 
-    public LocalWorkload(CanaryPolicy canary, Func<WorkloadSource?> target, IProxyRouter router, StateStore store, string logDir,
+    public LocalWorkload(CanaryPolicy canary, Func<WorkloadSource?> target, IBackendRegistry router, StateStore store, string logDir,
         TimeProvider time, ILoggerFactory loggers, HttpClient probe, TimeSpan drainTimeout)
     {
         _key = canary.Id;

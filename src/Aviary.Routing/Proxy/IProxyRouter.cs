@@ -50,7 +50,7 @@ public sealed record RouteConfig(
 public sealed record TrafficWindow(long Total, long ServerErrors, IReadOnlyList<double> LatencyBucketsMs, IReadOnlyList<long> LatencyCounts);
 
 /// <summary>The built-in weighted reverse proxy: one listener per canary service, shared by the whole controller.</summary>
-public interface IProxyRouter : IAsyncDisposable
+public interface IProxyRouter : IBackendRegistry, IAsyncDisposable
 {
     /// <summary>Starts serving <paramref name="binding"/>; idempotent. Fails (as data) when the port is taken.</summary>
     Task<Outcome> ListenAsync(ServiceBinding binding, CancellationToken cancellationToken);
@@ -63,6 +63,20 @@ public interface IProxyRouter : IAsyncDisposable
 
     RouteConfig GetRoute(string service);
 
+
+    /// <summary>Traffic of one backend over the last <paramref name="window"/>, for the built-in metrics.</summary>
+    TrafficWindow GetTraffic(string service, BackendRole role, TimeSpan window);
+
+    /// <summary>Writes every counter and histogram in Prometheus text exposition format 0.0.4.</summary>
+    void WriteMetrics(TextWriter writer);
+}
+
+/// <summary>
+/// Where a workload publishes the instances behind a router (the built-in proxy's pools, HAProxy's server slots):
+/// only ready instances are published, and a removed instance is drained before it is stopped.
+/// </summary>
+public interface IBackendRegistry
+{
     /// <summary>Replaces the endpoints of one backend; removed endpoints get no new requests.</summary>
     void SetEndpoints(string service, BackendRole role, IReadOnlyList<BackendEndpoint> endpoints);
 
@@ -70,10 +84,4 @@ public interface IProxyRouter : IAsyncDisposable
 
     /// <summary>Waits until endpoint <paramref name="endpointId"/> has no request in flight (call after removing it). False on timeout.</summary>
     Task<bool> DrainAsync(string service, string endpointId, TimeSpan timeout, CancellationToken cancellationToken);
-
-    /// <summary>Traffic of one backend over the last <paramref name="window"/>, for the built-in metrics.</summary>
-    TrafficWindow GetTraffic(string service, BackendRole role, TimeSpan window);
-
-    /// <summary>Writes every counter and histogram in Prometheus text exposition format 0.0.4.</summary>
-    void WriteMetrics(TextWriter writer);
 }
