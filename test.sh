@@ -5,6 +5,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# Real components the integration tests start on 127.0.0.1 with generated configs.
+scripts/ensure-packages.sh prometheus haproxy hey
 dotnet build Aviary.slnx -c Release -nologo -v quiet
 status=0
 for project in tests/*.Tests/*.Tests.csproj; do
