@@ -36,9 +36,11 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         });
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/metrics", (HttpContext context) =>
+        app.MapGet("/metrics", () =>
         {
-            var text = new StringWriter();
+            var writer = new Core.Observability.PrometheusWriter();
+            controller.Metrics.Write(writer);
+            var text = new StringWriter(writer.Text);
             controller.Router.WriteMetrics(text);
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
         });

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Aviary.Core.Abstractions;
+using Aviary.Core.Model;
+using Aviary.Core.Observability;
 using Aviary.Core.Policy;
 using Aviary.Core.Scheduling;
 using Aviary.Hooks.Webhooks;
@@ -74,7 +76,17 @@ public sealed partial class LocalController : IAsyncDisposable
         StateDir = Path.GetFullPath(options.StateDir);
         Store = StateStore.Open(Path.Combine(StateDir, "state.db"));
         Router = new ProxyServer(loggers, time);
+        Metrics = new CanaryMetrics(Version, "builtin", time);
+        Ticked += u => Metrics.Record(u.Policy, u.Outcome,
+            CanaryPhase.IsActive(u.Outcome.Status.Phase) ? Store.LastEventTime(u.Policy.Id, "New revision detected!") : null);
     }
+
+    /// <summary>Aviary's version, as reported by <c>flagger_info</c>.</summary>
+    public static string Version { get; } =
+        typeof(LocalController).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>Flagger-compatible canary metrics, served at the API's <c>/metrics</c>.</summary>
+    public CanaryMetrics Metrics { get; }
 
     public string StateDir { get; }
 
@@ -219,6 +231,7 @@ public sealed partial class LocalController : IAsyncDisposable
         await Router.StopListeningAsync(key, CancellationToken.None);
         await runner.DisposeAsync();
         Store.DeleteCanary(key);
+        Metrics.Remove(key);
     }
 
     private void ReportProblems(ManifestSnapshot snapshot)

@@ -157,6 +157,15 @@ public sealed class StateStore
         return list;
     }
 
+    /// <summary>When the last event of a canary starting with <paramref name="prefix"/> was recorded, if any.</summary>
+    public DateTimeOffset? LastEventTime(string canary, string prefix)
+    {
+        using var c = Connect();
+        var ms = Scalar(c, "SELECT time FROM events WHERE canary=$c AND substr(message, 1, length($p)) = $p ORDER BY id DESC LIMIT 1",
+            ("$c", canary), ("$p", prefix));
+        return ms is long t ? DateTimeOffset.FromUnixTimeMilliseconds(t) : null;
+    }
+
     /// <summary>The last <paramref name="limit"/> checks of a canary, oldest first.</summary>
     public IReadOnlyList<StoredCheck> Checks(string canary, int limit = 100)
     {
