@@ -44,6 +44,9 @@ public sealed record TickOutcome(
     IReadOnlyList<Abstractions.Alert> Alerts)
 {
     public bool Promoted => Status.Phase == Model.CanaryPhase.Succeeded;
+
+    /// <summary>What became of the manual action given to the tick; null when it is still pending (or there was none).</summary>
+    public ActionResult? Action { get; init; }
 }
 
 /// <summary>The services a tick observes and acts through.</summary>

@@ -16,9 +16,17 @@ namespace Aviary.Core.Scheduling;
 public sealed class CanaryScheduler(SchedulerServices services)
 {
     /// <summary>Runs one tick of <paramref name="policy"/> from <paramref name="status"/>.</summary>
-    public async Task<TickOutcome> TickAsync(CanaryPolicy policy, CanaryStatus status, CancellationToken cancellationToken = default)
+    public Task<TickOutcome> TickAsync(CanaryPolicy policy, CanaryStatus status, CancellationToken cancellationToken = default) =>
+        TickAsync(policy, status, null, cancellationToken);
+
+    /// <summary>
+    /// Runs one tick with a pending manual <paramref name="action"/> (promote, abort or retry; pause and resume are the
+    /// runtime's, as <c>suspend</c>). <see cref="TickOutcome.Action"/> says whether it was applied or refused; it is null
+    /// when the tick ended before the action could be decided (e.g. the canary is not ready yet): keep it pending.
+    /// </summary>
+    public async Task<TickOutcome> TickAsync(CanaryPolicy policy, CanaryStatus status, ManualAction? action, CancellationToken cancellationToken = default)
     {
-        var tick = new Tick(services, policy, status, cancellationToken);
+        var tick = new Tick(services, policy, status, cancellationToken) { Action = action };
         await tick.RunAsync();
         return tick.Outcome();
     }
@@ -43,6 +51,9 @@ public sealed class CanaryScheduler(SchedulerServices services)
         private CanaryStatus _status = initial;
         private RouteWeights? _routes;
         private AnalysisCheck? _failing;
+        private ActionResult? _actionResult;
+
+        public ManualAction? Action { get; init; }
 
         private DateTimeOffset Now => s.Time.GetUtcNow();
         private string Phase => _status.Phase ?? "";
@@ -53,7 +64,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
             if (_routes is { } r) status = status with { CanaryWeight = r.Canary };
             if (!SameProgress(status, _initial))
                 status = status with { LastTransitionTime = Now, Conditions = Conditions(status) };
-            return new TickOutcome(status, _events, _checks, _routes, _alerts);
+            return new TickOutcome(status, _events, _checks, _routes, _alerts) { Action = _actionResult };
         }
 
         public async Task RunAsync()
@@ -82,7 +93,27 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 return;
             }
 
-            if (!CanaryPhase.IsActive(Phase))
+            if (Action is { Kind: ManualActionKind.Pause or ManualActionKind.Resume } a)
+                await RefuseAsync(a, "pause and resume are handled by the runtime, not the scheduler");
+
+            var retry = false;
+            if (Action is { Kind: ManualActionKind.Retry } r)
+            {
+                if (Phase == CanaryPhase.Failed) retry = true;
+                else
+                {
+                    await RefuseAsync(r, $"only a failed canary can be retried ({p.Id} is {DisplayPhase})");
+                    return;
+                }
+            }
+
+            if (Action is { Kind: ManualActionKind.Promote or ManualActionKind.Abort } idle && !CanaryPhase.IsActive(Phase))
+            {
+                await RefuseAsync(idle, $"no rollout under way: {p.Id} is {DisplayPhase}");
+                return;
+            }
+
+            if (!CanaryPhase.IsActive(Phase) && !retry)
             {
                 if (workload.Revision == _status.LastAppliedSpec) return;
                 if (workload.Revision == _status.LastPromotedSpec)
@@ -113,8 +144,28 @@ public sealed class CanaryScheduler(SchedulerServices services)
             }
             _routes = routes.Value;
 
+            if (Action is { Kind: ManualActionKind.Abort } abort)
+            {
+                if (Phase is CanaryPhase.Progressing or CanaryPhase.Waiting or CanaryPhase.WaitingPromotion)
+                {
+                    await ApplyAsync(abort, $"Abort of {p.Id} requested by {abort.RequestedBy}");
+                    await RollbackAsync(Rollback.Manual, abort.RequestedBy);
+                }
+                else await RefuseAsync(abort, $"nothing to abort: {p.Id} is {DisplayPhase}");
+                return;
+            }
+
+            if (retry)
+            {
+                await ApplyAsync(Action!, $"Retry of {p.Id} requested by {Action!.RequestedBy}: analysing revision {workload.Revision} again");
+                await StartRolloutAsync(workload);
+                return;
+            }
+
             if (Phase is not (CanaryPhase.Progressing or CanaryPhase.WaitingPromotion or CanaryPhase.Promoting or CanaryPhase.Finalising))
             {
+                if (Action is { Kind: ManualActionKind.Promote } early)
+                    await RefuseAsync(early, $"no analysis to promote: {p.Id} is {DisplayPhase}");
                 await StartRolloutAsync(workload);
                 return;
             }
@@ -145,6 +196,9 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 return;
             }
 
+            if (Phase is CanaryPhase.Promoting or CanaryPhase.Finalising && Action is { Kind: ManualActionKind.Promote } late)
+                await RefuseAsync(late, $"{p.Id} is already being promoted");
+
             if (Phase == CanaryPhase.Promoting)
             {
                 await ShiftTrafficToPrimaryAsync();
@@ -161,6 +215,10 @@ public sealed class CanaryScheduler(SchedulerServices services)
 
             var first = _routes.Value.Canary == 0 && _status.Iterations == 0 && !(p.Mirror && _routes.Value.Mirrored);
             var verdict = first ? await PreRolloutAsync() : await AnalyseAsync();
+            if (Action is { Kind: ManualActionKind.Promote } promote && verdict != Verdict.Pass)
+                await RefuseAsync(promote, verdict == Verdict.Fail
+                    ? $"the current analysis of {p.Id} failed, not promoting"
+                    : $"the current analysis of {p.Id} is inconclusive, not promoting");
             if (verdict == Verdict.Fail)
             {
                 _status = _status with { FailedChecks = _status.FailedChecks + 1 };
@@ -168,6 +226,14 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 return;
             }
             if (verdict == Verdict.Hold) return;
+
+            if (Action is { Kind: ManualActionKind.Promote } now)
+            {
+                // A person's go-ahead: the remaining steps and the confirm-promotion gates are skipped.
+                await ApplyAsync(now, $"Promotion of {p.Id} requested by {now.RequestedBy}: the analysis passed, promoting now");
+                await PromoteAsync();
+                return;
+            }
 
             await AdvanceAsync();
         }
@@ -584,6 +650,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
             Threshold,
             Deadline,
             Webhook,
+            Manual,
         }
 
         private async Task RollbackAsync(Rollback reason, string detail)
@@ -602,6 +669,10 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 case Rollback.Webhook:
                     await WarnAsync($"Rolling back {p.Id} manual webhook invoked");
                     await AlertAsync("Rolling back manual webhook invoked", AlertSeverity.Warn);
+                    break;
+                case Rollback.Manual:
+                    await WarnAsync($"Rolling back {p.Id} abort requested by {detail}");
+                    await AlertAsync($"Rolling back: abort requested by {detail}", AlertSeverity.Warn);
                     break;
             }
 
@@ -638,6 +709,23 @@ public sealed class CanaryScheduler(SchedulerServices services)
             if (!await Succeeded(s.Router.FinalizeAsync(p, ct))) return;
             _status = _status with { Phase = CanaryPhase.Terminated, CanaryWeight = 0, Iterations = 0 };
             await InfoAsync($"Finalization done! {p.Id}: {p.TargetId} restored");
+        }
+
+        // ---- manual actions ----
+
+        private string DisplayPhase => Phase.Length == 0 ? CanaryPhase.Initializing : Phase;
+
+        private async Task ApplyAsync(ManualAction action, string message)
+        {
+            _actionResult = new ActionResult(action, true, message);
+            await InfoAsync(message);
+        }
+
+        private async Task RefuseAsync(ManualAction action, string reason)
+        {
+            var message = $"{char.ToUpperInvariant(action.Verb[0])}{action.Verb[1..]} requested by {action.RequestedBy} refused: {reason}";
+            _actionResult = new ActionResult(action, false, message);
+            await WarnAsync(message);
         }
 
         // ---- hooks ----

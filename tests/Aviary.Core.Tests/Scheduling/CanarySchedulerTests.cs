@@ -814,3 +814,142 @@ public sealed class CanarySchedulerTests
         Assert.True(h.Status.LastTransitionTime > initialized);
     }
 }
+
+/// <summary>Manual promote, abort and retry, one tick at a time.</summary>
+public sealed class ManualActionTests
+{
+    private const string Analysis = """
+        interval: 1m
+        threshold: 2
+        stepWeight: 10
+        maxWeight: 50
+        metrics:
+          - name: request-success-rate
+            thresholdRange: {min: 99}
+        webhooks:
+          - name: promote-gate
+            type: confirm-promotion
+            url: http://gate.test/promote
+        """;
+
+    private static ManualAction Ask(SchedulerHarness h, ManualActionKind kind) => new(kind, "alice@laptop", h.Clock.GetUtcNow());
+
+    private static async Task<TickOutcome> TickAsync(SchedulerHarness h, ManualAction action)
+    {
+        var outcome = await h.Scheduler.TickAsync(h.Policy, h.Status, action);
+        h.Status = outcome.Status;
+        h.Outcomes.Add(outcome);
+        h.Clock.Advance(h.Policy.Interval);
+        return outcome;
+    }
+
+    [Fact]
+    public async Task Promote_AnalysisPasses_PromotesAtOnceSkippingStepsAndGates()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
+        h.Webhooks.Answer("promote-gate", 403);
+        await h.StartRolloutAsync();
+        await h.TickAsync(); // 10%
+
+        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Promote));
+
+        Assert.True(outcome.Action!.Applied);
+        Assert.Equal(CanaryPhase.Promoting, h.Phase);
+        Assert.Contains("Promotion of podinfo.test requested by alice@laptop: the analysis passed, promoting now", outcome.Events.Select(e => e.Message));
+        Assert.Contains("promote", h.Workload.Actions);
+        await h.RunUntilAsync(5, CanaryPhase.Succeeded);
+    }
+
+    [Fact]
+    public async Task Promote_AnalysisFails_IsRefusedAndCountsTheFailure()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
+        await h.StartRolloutAsync();
+        await h.TickAsync();
+        h.Metrics.Set("request-success-rate", 50);
+
+        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Promote));
+
+        Assert.False(outcome.Action!.Applied);
+        Assert.Equal("Promote requested by alice@laptop refused: the current analysis of podinfo.test failed, not promoting", outcome.Action.Message);
+        Assert.Equal((CanaryPhase.Progressing, 1), (h.Phase, h.Status.FailedChecks));
+        Assert.DoesNotContain("promote", h.Workload.Actions);
+    }
+
+    [Fact]
+    public async Task Abort_DuringAnalysis_RollsBackNow()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
+        await h.StartRolloutAsync();
+        await h.TicksAsync(2);
+
+        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Abort));
+
+        Assert.True(outcome.Action!.Applied);
+        Assert.Equal(CanaryPhase.Failed, h.Phase);
+        Assert.Equal(RouteWeights.AllPrimary, h.Router.Weights);
+        Assert.Contains("Rolling back podinfo.test abort requested by alice@laptop", outcome.Events.Select(e => e.Message));
+        Assert.Contains(h.Notifier.Sent, s => s.Alert.Message == "Rolling back: abort requested by alice@laptop");
+    }
+
+    [Fact]
+    public async Task Abort_NothingUnderWay_IsRefused()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
+        await h.TickAsync();
+
+        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Abort));
+
+        Assert.False(outcome.Action!.Applied);
+        Assert.Equal("Abort requested by alice@laptop refused: no rollout under way: podinfo.test is Initialized", outcome.Action.Message);
+    }
+
+    [Fact]
+    public async Task Retry_FailedRevision_AnalysesItAgainWithoutANewRevision()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
+        await h.StartRolloutAsync();
+        await h.TickAsync();
+        h.Metrics.Set("request-success-rate", 50);
+        await h.RunUntilAsync(5, CanaryPhase.Failed);
+        var failedRevision = h.Status.LastAppliedSpec;
+        await h.TickAsync();
+        Assert.Equal(CanaryPhase.Failed, h.Phase); // nothing happens by itself
+
+        h.Metrics.Set("request-success-rate", 100);
+        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Retry));
+
+        Assert.True(outcome.Action!.Applied);
+        Assert.Equal(CanaryPhase.Progressing, h.Phase);
+        Assert.Equal(failedRevision, h.Status.LastAppliedSpec);
+        Assert.Equal(0, h.Status.FailedChecks);
+        h.Webhooks.Answer("promote-gate", 200);
+        await h.RunUntilAsync(20, CanaryPhase.Succeeded);
+    }
+
+    [Fact]
+    public async Task Retry_NotFailed_IsRefused()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
+        await h.StartRolloutAsync();
+
+        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Retry));
+
+        Assert.False(outcome.Action!.Applied);
+        Assert.Contains("only a failed canary can be retried (podinfo.test is Progressing)", outcome.Action.Message);
+    }
+
+    [Fact]
+    public async Task Promote_CanaryNotReadyYet_StaysPending()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
+        await h.TickAsync();
+        h.Workload.CanaryReady = false;
+        h.Workload.NewRevision();
+        await h.TickAsync();
+
+        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Promote));
+
+        Assert.Null(outcome.Action);
+    }
+}
