@@ -15,5 +15,6 @@ internal static class Verbs
         yield return Describe.DescribeCommand.Create(io, time);
         yield return Events.EventsCommand.Create(io, time);
         yield return Demo.DemoCommand.Create(io, time);
+        foreach (var control in Control.ControlCommands.Create(io)) yield return control;
     }
 }

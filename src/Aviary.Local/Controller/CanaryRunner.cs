@@ -82,8 +82,16 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
         var policy = Policy;
         try
         {
+            var action = _store.PendingAction(policy.Id);
+            if (action is { Kind: ManualActionKind.Pause or ManualActionKind.Resume })
+            {
+                _store.ApplyPause(policy.Id, action, _time.GetUtcNow());
+                action = null;
+            }
+            // Paused is suspend by another name: the tick does nothing until resumed.
+            if (_store.IsPaused(policy.Id)) policy = policy with { Suspend = true };
             var status = _store.LoadStatus(policy.Id) ?? CanaryStatus.Empty;
-            var outcome = await _scheduler.TickAsync(policy, status, cancellationToken);
+            var outcome = await _scheduler.TickAsync(policy, status, action, cancellationToken);
             var now = _time.GetUtcNow();
             _store.SaveTick(policy.Id, policy.Namespace, policy.Name, outcome, now);
             foreach (var e in outcome.Events) LogEvent(_logger, policy.Id, e.Type.ToString(), e.Message);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Aviary.Core.Manifests;
+using Scheduling = Aviary.Core.Scheduling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -56,6 +57,18 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
             lastTransitionTime = c.Status.LastTransitionTime,
         })));
         api.MapPost("/manifests", (Delegate)ApplyAsync);
+        api.MapPost("/canaries/{ns}/{name}/actions/{action}", (string ns, string name, string action, HttpContext context) =>
+        {
+            if (!Scheduling.ManualAction.TryParse(action, out var kind))
+                return Results.Json(new { error = $"unknown action '{action}': use promote, abort, retry, pause or resume" }, statusCode: 400);
+            var key = ManifestSnapshot.Key(name, ns);
+            if (!controller.Running.Any(p => p.Id == key))
+                return Results.Json(new { error = $"canary {ns}/{name} is not running in this controller" }, statusCode: 404);
+            var who = context.Request.Headers["X-Aviary-Requested-By"].ToString();
+            who = who.Length is > 0 and <= 200 ? $"{who} via the API" : $"an API client at {context.Connection.RemoteIpAddress}";
+            controller.Request(key, new Scheduling.ManualAction(kind, who, controller.Now));
+            return Results.Json(new { canary = key, action = kind.ToString().ToLowerInvariant(), requestedBy = who }, statusCode: 202);
+        });
         await app.StartAsync(cancellationToken);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Url = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));

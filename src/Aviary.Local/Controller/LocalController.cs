@@ -186,6 +186,16 @@ public sealed partial class LocalController : IAsyncDisposable
             _ = RemoveAsync(key);
     }
 
+    /// <summary>The controller's clock.</summary>
+    public DateTimeOffset Now => _time.GetUtcNow();
+
+    /// <summary>Queues a manual action for a canary (recorded as an event with who asked) and runs its tick now.</summary>
+    public void Request(string key, Aviary.Core.Scheduling.ManualAction action)
+    {
+        Store.QueueAction(key, action);
+        Poke(key);
+    }
+
     /// <summary>Runs a canary's next tick now.</summary>
     public bool Poke(string key)
     {

@@ -66,6 +66,10 @@ public sealed class StateStore
               canary TEXT PRIMARY KEY, primary_weight INTEGER NOT NULL, canary_weight INTEGER NOT NULL, mirrored INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS primaries (
               canary TEXT PRIMARY KEY, template TEXT NOT NULL, revision TEXT NOT NULL, canary_up INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS actions (
+              canary TEXT PRIMARY KEY, kind TEXT NOT NULL, requested_by TEXT NOT NULL, requested_at INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS controls (
+              canary TEXT PRIMARY KEY, paused INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS instances (
               id TEXT PRIMARY KEY, canary TEXT NOT NULL, role TEXT NOT NULL, revision TEXT NOT NULL, pid INTEGER NOT NULL,
               start_ticks INTEGER NOT NULL, port INTEGER NOT NULL, log TEXT NOT NULL);
@@ -103,6 +107,9 @@ public sealed class StateStore
             ON CONFLICT(key) DO UPDATE SET status=excluded.status, updated=excluded.updated, namespace=excluded.namespace, name=excluded.name
             """, ("$k", key), ("$ns", ns), ("$n", name), ("$s", JsonSerializer.Serialize(outcome.Status, ModelJson.Options)), ("$u", now.ToUnixTimeMilliseconds()));
         foreach (var e in outcome.Events) InsertEvent(c, tx, key, e.Time, e.Type, e.Message);
+        // A decided action leaves the queue with the tick that decided it, so a crash can neither lose nor repeat it.
+        if (outcome.Action is { } decided)
+            Exec(c, tx, "DELETE FROM actions WHERE canary=$c AND requested_at=$t", ("$c", key), ("$t", decided.Action.RequestedAt.ToUnixTimeMilliseconds()));
         foreach (var check in outcome.Checks)
         {
             Exec(c, tx, "INSERT INTO checks(canary, time, kind, name, value, min, max, result, message) VALUES($c,$t,$k,$n,$v,$lo,$hi,$r,$m)",
@@ -189,9 +196,54 @@ public sealed class StateStore
     {
         using var c = Connect();
         using var tx = c.BeginTransaction();
-        foreach (var table in new[] { "canaries WHERE key", "routes WHERE canary", "primaries WHERE canary" })
+        foreach (var table in new[] { "canaries WHERE key", "routes WHERE canary", "primaries WHERE canary", "actions WHERE canary", "controls WHERE canary" })
             Exec(c, tx, $"DELETE FROM {table}=$k", ("$k", key));
         tx.Commit();
+    }
+
+    // ---- manual actions ----
+
+    /// <summary>Queues an action for a canary's next tick, replacing one not yet taken, and records who asked.</summary>
+    public void QueueAction(string canary, ManualAction action)
+    {
+        using var c = Connect();
+        using var tx = c.BeginTransaction();
+        Exec(c, tx, """
+            INSERT INTO actions(canary, kind, requested_by, requested_at) VALUES($c,$k,$b,$t)
+            ON CONFLICT(canary) DO UPDATE SET kind=excluded.kind, requested_by=excluded.requested_by, requested_at=excluded.requested_at
+            """, ("$c", canary), ("$k", action.Verb), ("$b", action.RequestedBy), ("$t", action.RequestedAt.ToUnixTimeMilliseconds()));
+        InsertEvent(c, tx, canary, action.RequestedAt, EventType.Normal, $"{char.ToUpperInvariant(action.Verb[0])}{action.Verb[1..]} requested by {action.RequestedBy}");
+        tx.Commit();
+    }
+
+    public ManualAction? PendingAction(string canary)
+    {
+        using var c = Connect();
+        using var cmd = Command(c, null, "SELECT kind, requested_by, requested_at FROM actions WHERE canary=$c", ("$c", canary));
+        using var r = cmd.ExecuteReader();
+        if (!r.Read() || !ManualAction.TryParse(r.GetString(0), out var kind)) return null;
+        return new ManualAction(kind, r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)));
+    }
+
+    /// <summary>Takes a pause or resume: sets the flag, records the event and removes the action, together.</summary>
+    public void ApplyPause(string canary, ManualAction action, DateTimeOffset now)
+    {
+        using var c = Connect();
+        using var tx = c.BeginTransaction();
+        var paused = action.Kind == ManualActionKind.Pause;
+        Exec(c, tx, "INSERT INTO controls(canary, paused) VALUES($c,$p) ON CONFLICT(canary) DO UPDATE SET paused=excluded.paused",
+            ("$c", canary), ("$p", paused ? 1 : 0));
+        Exec(c, tx, "DELETE FROM actions WHERE canary=$c AND requested_at=$t", ("$c", canary), ("$t", action.RequestedAt.ToUnixTimeMilliseconds()));
+        InsertEvent(c, tx, canary, now, EventType.Normal, paused
+            ? $"Canary {canary} paused by {action.RequestedBy}: no analysis until it is resumed"
+            : $"Canary {canary} resumed by {action.RequestedBy}");
+        tx.Commit();
+    }
+
+    public bool IsPaused(string canary)
+    {
+        using var c = Connect();
+        return Scalar(c, "SELECT paused FROM controls WHERE canary=$c", ("$c", canary)) is long p && p != 0;
     }
 
     // ---- routes ----
