@@ -39,10 +39,10 @@ public sealed class SchedulerHarness
 
     public string Phase => Status.Phase ?? "";
 
-    /// <summary>Runs one tick and advances the clock by the analysis interval.</summary>
-    public async Task<TickOutcome> TickAsync()
+    /// <summary>Runs one tick (with a pending manual action, if any) and advances the clock by the analysis interval.</summary>
+    public async Task<TickOutcome> TickAsync(ManualAction? action = null)
     {
-        var outcome = await Scheduler.TickAsync(Policy, Status);
+        var outcome = await Scheduler.TickAsync(Policy, Status, action);
         Status = outcome.Status;
         Outcomes.Add(outcome);
         Clock.Advance(Policy.Interval);

@@ -277,21 +277,14 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 return;
             }
 
-            foreach (var hook in p.HooksOf(WebhookType.ConfirmRollout))
-            {
-                if (await CallAsync(hook, Phase, record: false))
+            if (!await GatesOpenAsync(WebhookType.ConfirmRollout, Phase, "Confirm-rollout", record: false, async hook =>
                 {
-                    await InfoAsync($"Confirm-rollout check {hook.Name} passed");
-                    continue;
-                }
-                if (Phase != CanaryPhase.Waiting)
-                {
+                    if (Phase == CanaryPhase.Waiting) return;
                     _status = _status with { Phase = CanaryPhase.Waiting };
                     await WarnAsync($"Halt {p.Id} advancement waiting for approval {hook.Name}");
                     if (!hook.MuteAlert) await AlertAsync("Canary is waiting for approval.", AlertSeverity.Warn);
-                }
+                }))
                 return;
-            }
 
             var before = _status;
             _status = _status with { Phase = CanaryPhase.Progressing }; // the event and its hooks report the new phase
@@ -488,16 +481,12 @@ public sealed class CanaryScheduler(SchedulerServices services)
             // Unlike Flagger, the traffic-increase gate is asked only when there is traffic left to add.
             if (!routes.Mirrored && Phase != CanaryPhase.WaitingPromotion && routes.Canary < max)
             {
-                foreach (var hook in p.HooksOf(WebhookType.ConfirmTrafficIncrease))
-                {
-                    if (!await CallAsync(hook, CanaryPhase.Progressing, record: true))
+                if (!await GatesOpenAsync(WebhookType.ConfirmTrafficIncrease, CanaryPhase.Progressing, "Confirm-traffic-increase", record: true, async hook =>
                     {
                         await WarnAsync($"Halt {p.Id} advancement waiting for traffic increase approval {hook.Name}");
                         if (!hook.MuteAlert) await AlertAsync("Canary traffic increase is waiting for approval.", AlertSeverity.Warn);
-                        return;
-                    }
-                    await InfoAsync($"Confirm-traffic-increase check {hook.Name} passed");
-                }
+                    }))
+                    return;
             }
 
             if (routes.Canary < max)
@@ -562,13 +551,8 @@ public sealed class CanaryScheduler(SchedulerServices services)
 
         private async Task<bool> PromotionApprovedAsync(int iterations)
         {
-            foreach (var hook in p.HooksOf(WebhookType.ConfirmPromotion))
+            return await GatesOpenAsync(WebhookType.ConfirmPromotion, CanaryPhase.Progressing, "Confirm-promotion", record: true, async hook =>
             {
-                if (await CallAsync(hook, CanaryPhase.Progressing, record: true))
-                {
-                    await InfoAsync($"Confirm-promotion check {hook.Name} passed");
-                    continue;
-                }
                 if (Phase != CanaryPhase.WaitingPromotion)
                 {
                     _status = _status with { Phase = CanaryPhase.WaitingPromotion };
@@ -577,9 +561,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 }
                 // Blue/green and A/B testing repeat their last iteration (and its analysis) while they wait.
                 if (iterations > 0) _status = _status with { Iterations = Math.Max(0, iterations - 1) };
-                return false;
-            }
-            return true;
+            });
         }
 
         private async Task PromoteAsync()
@@ -756,6 +738,21 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 }
                 await InfoAsync($"Post-rollout check {hook.Name} passed");
             }
+        }
+
+        /// <summary>Asks every gate of <paramref name="type"/> in order; the first closed one runs <paramref name="closed"/> and stops.</summary>
+        private async Task<bool> GatesOpenAsync(WebhookType type, string phase, string label, bool record, Func<WebhookCheck, Task> closed)
+        {
+            foreach (var hook in p.HooksOf(type))
+            {
+                if (!await CallAsync(hook, phase, record))
+                {
+                    await closed(hook);
+                    return false;
+                }
+                await InfoAsync($"{label} check {hook.Name} passed");
+            }
+            return true;
         }
 
         private async Task<bool> CallAsync(WebhookCheck hook, string phase, bool record) =>

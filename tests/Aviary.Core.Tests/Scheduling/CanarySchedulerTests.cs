@@ -834,15 +834,6 @@ public sealed class ManualActionTests
 
     private static ManualAction Ask(SchedulerHarness h, ManualActionKind kind) => new(kind, "alice@laptop", h.Clock.GetUtcNow());
 
-    private static async Task<TickOutcome> TickAsync(SchedulerHarness h, ManualAction action)
-    {
-        var outcome = await h.Scheduler.TickAsync(h.Policy, h.Status, action);
-        h.Status = outcome.Status;
-        h.Outcomes.Add(outcome);
-        h.Clock.Advance(h.Policy.Interval);
-        return outcome;
-    }
-
     [Fact]
     public async Task Promote_AnalysisPasses_PromotesAtOnceSkippingStepsAndGates()
     {
@@ -851,7 +842,7 @@ public sealed class ManualActionTests
         await h.StartRolloutAsync();
         await h.TickAsync(); // 10%
 
-        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Promote));
+        var outcome = await h.TickAsync(Ask(h, ManualActionKind.Promote));
 
         Assert.True(outcome.Action!.Applied);
         Assert.Equal(CanaryPhase.Promoting, h.Phase);
@@ -868,7 +859,7 @@ public sealed class ManualActionTests
         await h.TickAsync();
         h.Metrics.Set("request-success-rate", 50);
 
-        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Promote));
+        var outcome = await h.TickAsync(Ask(h, ManualActionKind.Promote));
 
         Assert.False(outcome.Action!.Applied);
         Assert.Equal("Promote requested by alice@laptop refused: the current analysis of podinfo.test failed, not promoting", outcome.Action.Message);
@@ -883,7 +874,7 @@ public sealed class ManualActionTests
         await h.StartRolloutAsync();
         await h.TicksAsync(2);
 
-        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Abort));
+        var outcome = await h.TickAsync(Ask(h, ManualActionKind.Abort));
 
         Assert.True(outcome.Action!.Applied);
         Assert.Equal(CanaryPhase.Failed, h.Phase);
@@ -898,7 +889,7 @@ public sealed class ManualActionTests
         var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
         await h.TickAsync();
 
-        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Abort));
+        var outcome = await h.TickAsync(Ask(h, ManualActionKind.Abort));
 
         Assert.False(outcome.Action!.Applied);
         Assert.Equal("Abort requested by alice@laptop refused: no rollout under way: podinfo.test is Initialized", outcome.Action.Message);
@@ -917,7 +908,7 @@ public sealed class ManualActionTests
         Assert.Equal(CanaryPhase.Failed, h.Phase); // nothing happens by itself
 
         h.Metrics.Set("request-success-rate", 100);
-        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Retry));
+        var outcome = await h.TickAsync(Ask(h, ManualActionKind.Retry));
 
         Assert.True(outcome.Action!.Applied);
         Assert.Equal(CanaryPhase.Progressing, h.Phase);
@@ -933,7 +924,7 @@ public sealed class ManualActionTests
         var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));
         await h.StartRolloutAsync();
 
-        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Retry));
+        var outcome = await h.TickAsync(Ask(h, ManualActionKind.Retry));
 
         Assert.False(outcome.Action!.Applied);
         Assert.Contains("only a failed canary can be retried (podinfo.test is Progressing)", outcome.Action.Message);
@@ -948,7 +939,7 @@ public sealed class ManualActionTests
         h.Workload.NewRevision();
         await h.TickAsync();
 
-        var outcome = await TickAsync(h, Ask(h, ManualActionKind.Promote));
+        var outcome = await h.TickAsync(Ask(h, ManualActionKind.Promote));
 
         Assert.Null(outcome.Action);
     }
