@@ -1,14 +1,19 @@
-using System.Net.Http.Json;
+using System.Globalization;
+using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
+using Aviary.Core.Primitives;
 
 namespace Aviary.Hooks.Webhooks;
 
 /// <summary>
-/// Calls webhooks over HTTP the way Flagger does: a JSON POST of the payload with the hook's timeout; any 2xx is
-/// success; a failure's (truncated) body explains it. Transport errors and timeouts are results, never exceptions.
+/// Calls webhooks over HTTP the way Flagger does: a JSON POST of <c>{name, namespace, phase, checksum, metadata}</c>
+/// (metadata left out when empty) with the hook's timeout per attempt; any 2xx is success; a failure's body, truncated,
+/// explains it. A hook with <c>retries</c> is tried again after no answer, a 429 or a 5xx, waiting 250 ms, 500 ms,
+/// 1 s, … (at most 8 s) between tries. <c>disableTLS</c> skips certificate checks. With <see cref="WebhookSigning"/>
+/// every attempt is signed (<see cref="WebhookSignature"/>). Transport errors and timeouts are results, never exceptions.
 /// </summary>
 public sealed class HttpWebhookClient : IWebhookClient, IDisposable
 {
@@ -17,13 +22,20 @@ public sealed class HttpWebhookClient : IWebhookClient, IDisposable
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    private static readonly MediaTypeHeaderValue JsonType = new("application/json");
+
     private readonly HttpClient _client;
     private readonly HttpClient _insecure;
     private readonly TimeProvider _time;
+    private readonly byte[]? _secret;
 
-    public HttpWebhookClient(TimeProvider time)
+    /// <summary>Creates a client; <paramref name="signing"/> (default none) reads its secret here, once.</summary>
+    /// <exception cref="InvalidOperationException">Signing is configured but its secret cannot be read.</exception>
+    public HttpWebhookClient(TimeProvider time, WebhookSigning? signing = null)
     {
+        ArgumentNullException.ThrowIfNull(time);
         _time = time;
+        _secret = signing?.ReadSecret();
         _client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), UseCookies = false })
         {
             Timeout = Timeout.InfiniteTimeSpan,
@@ -39,35 +51,61 @@ public sealed class HttpWebhookClient : IWebhookClient, IDisposable
         };
     }
 
+    /// <summary>True when calls are signed.</summary>
+    public bool Signs => _secret is not null;
+
+    /// <summary>The first wait between tries; it doubles at each retry up to <see cref="MaxBackoff"/>.</summary>
+    public static TimeSpan FirstBackoff { get; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest wait between tries.</summary>
+    public static TimeSpan MaxBackoff { get; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>The wait before try <paramref name="attempt"/> (1 for the first retry).</summary>
+    public static TimeSpan Backoff(int attempt) =>
+        attempt <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)Math.Min(MaxBackoff.Ticks, FirstBackoff.Ticks * Math.Pow(2, attempt - 1)));
+
     public async ValueTask<WebhookResult> CallAsync(WebhookCheck hook, WebhookPayload payload, CancellationToken cancellationToken)
     {
-        var body = new Payload(payload.Name, payload.Namespace, payload.Phase, payload.Checksum,
-            payload.Metadata.Count == 0 ? null : payload.Metadata);
+        ArgumentNullException.ThrowIfNull(hook);
+        ArgumentNullException.ThrowIfNull(payload);
+        var body = JsonSerializer.SerializeToUtf8Bytes(Body(payload), Json);
         WebhookResult result = WebhookResult.Unreachable("not called");
-        for (var attempt = 0; attempt <= hook.Retries; attempt++)
+        for (var attempt = 0; attempt <= Math.Max(0, hook.Retries); attempt++)
         {
-            if (attempt > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(8000, 250 * Math.Pow(2, attempt - 1))), _time, cancellationToken);
-            result = await CallOnceAsync(hook, body, cancellationToken);
+            if (attempt > 0) await Task.Delay(Backoff(attempt), _time, cancellationToken).ConfigureAwait(false);
+            result = await CallOnceAsync(hook, body, cancellationToken).ConfigureAwait(false);
             // Retry what may pass on another try: no answer, 429 and 5xx.
             if (result.Succeeded || result.StatusCode is { } s && s != 429 && s < 500) break;
         }
         return result;
     }
 
-    private async Task<WebhookResult> CallOnceAsync(WebhookCheck hook, Payload body, CancellationToken cancellationToken)
+    /// <summary>Flagger's payload; metadata is left out when empty, as Flagger's <c>omitempty</c> does.</summary>
+    internal static object Body(WebhookPayload payload) => new Payload(payload.Name, payload.Namespace, payload.Phase, payload.Checksum,
+        payload.Metadata.Count == 0 ? null : payload.Metadata);
+
+    private async Task<WebhookResult> CallOnceAsync(WebhookCheck hook, byte[] body, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(hook.Timeout);
         try
         {
+            using var request = new HttpRequestMessage(HttpMethod.Post, hook.Url) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = JsonType;
+            if (_secret is not null)
+            {
+                var now = _time.GetUtcNow().ToUnixTimeSeconds();
+                request.Headers.Add(WebhookSignature.TimestampHeader, now.ToString(CultureInfo.InvariantCulture));
+                request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Compute(_secret, now, body));
+            }
             var client = hook.DisableTls ? _insecure : _client;
-            using var response = await client.PostAsJsonAsync(hook.Url, body, Json, timeout.Token);
-            var text = response.IsSuccessStatusCode ? null : await ReadSomeAsync(response, timeout.Token);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            var text = response.IsSuccessStatusCode ? null : await ReadSomeAsync(response, timeout.Token).ConfigureAwait(false);
             return WebhookResult.FromStatus((int)response.StatusCode, text);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return WebhookResult.Unreachable($"timed out after {Core.Primitives.GoDuration.Format(hook.Timeout)}");
+            return WebhookResult.Unreachable($"timed out after {GoDuration.Format(hook.Timeout)}");
         }
         catch (HttpRequestException e)
         {
@@ -77,10 +115,18 @@ public sealed class HttpWebhookClient : IWebhookClient, IDisposable
 
     private static async Task<string> ReadSomeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        var buffer = new char[1024];
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
-        var read = await reader.ReadBlockAsync(buffer, cancellationToken);
-        return new string(buffer, 0, read);
+        try
+        {
+            var buffer = new char[1024];
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+            var read = await reader.ReadBlockAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return new string(buffer, 0, read);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            // The status explains the failure; a body cut short adds nothing.
+            return "";
+        }
     }
 
     public void Dispose()
