@@ -26,6 +26,7 @@ internal sealed class Receiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly CancellationTokenSource _closing = new();
+    private readonly CancellationTokenSource _hold = new();
     private int _count;
 
     private Receiver(WebApplication app) => _app = app;
@@ -34,7 +35,8 @@ internal sealed class Receiver : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedRequest> Requests { get; } = new();
 
-    /// <summary>The answer to the n-th request (1-based): status and body; a null status never answers.</summary>
+    /// <summary>The answer to the n-th request (1-based): status and body; a null status holds the request until
+    /// <see cref="Release"/> (then 200 without a body) or until the client gives up.</summary>
     public Func<int, ReceivedRequest, (int? Status, string Body)> Respond { get; set; } = (_, _) => (200, "ok");
 
     public Uri Url(string pathAndQuery) => new(Address, pathAndQuery);
@@ -68,13 +70,16 @@ internal sealed class Receiver : IAsyncDisposable
         var (status, body) = Respond(Interlocked.Increment(ref _count), request);
         if (status is null)
         {
-            using var both = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _closing.Token);
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _closing.Token, _hold.Token);
             await Task.Delay(Timeout.Infinite, both.Token).ContinueWith(_ => { }, TaskScheduler.Default);
             return;
         }
         context.Response.StatusCode = status.Value;
         await context.Response.WriteAsync(body);
     }
+
+    /// <summary>Lets every held request (and every later one told to hold) end.</summary>
+    public void Release() => _hold.Cancel();
 
     /// <summary>A self-signed certificate for 127.0.0.1, as no client trusts.</summary>
     private static X509Certificate2 SelfSigned()
@@ -106,6 +111,7 @@ internal sealed class Receiver : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         _closing.Dispose();
+        _hold.Dispose();
     }
 }
 
