@@ -294,20 +294,31 @@ public sealed partial class LoadTesterServer : IAsyncDisposable
 
         var logCmdOutput = ParseBool(metadata.GetValueOrDefault("logCmdOutput")) ?? false;
         var runKey = canary + "\n" + command;
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var run = gate.Task.ContinueWith(
-            _ => RunAsync(canary, prepared, logCmdOutput, _stopping.Token), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
-        if (!_running.TryAdd(runKey, run))
+        // The entry is added before the command starts and removed just before its task completes, so a second
+        // request sees it exactly while the command runs, and StopAsync, awaiting the task, sees it gone.
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_running.TryAdd(runKey, done.Task))
         {
             LogSkipped(_logger, canary, Hide(command));
             await Answer(context, StatusCodes.Status202Accepted, "command already running").ConfigureAwait(false);
             return;
         }
         Interlocked.Increment(ref _executions);
-        _ = run.ContinueWith(_ => _running.TryRemove(new KeyValuePair<string, Task>(runKey, run)), CancellationToken.None,
-            TaskContinuationOptions.None, TaskScheduler.Default);
-        gate.SetResult();
+        _ = Task.Run(() => RunInBackgroundAsync(done, runKey, canary, prepared, logCmdOutput), CancellationToken.None);
         await Answer(context, StatusCodes.Status202Accepted, "command started").ConfigureAwait(false);
+    }
+
+    private async Task RunInBackgroundAsync(TaskCompletionSource done, string runKey, string canary, PreparedCommand command, bool logOutput)
+    {
+        try
+        {
+            await RunAsync(canary, command, logOutput, _stopping.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _running.TryRemove(runKey, out _);
+            done.SetResult();
+        }
     }
 
     private async Task<CommandResult> RunAsync(string canary, PreparedCommand command, bool logOutput, CancellationToken cancellationToken)

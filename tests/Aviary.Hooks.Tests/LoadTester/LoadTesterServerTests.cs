@@ -127,6 +127,21 @@ public sealed class LoadTesterServerTests : IAsyncDisposable
         await Eventually(() => target.Requests.Count == 2, "curl ran again");
     }
 
+    [Fact]
+    public async Task Stop_KillsTheCommandsStillRunning()
+    {
+        await using var target = await Receiver.StartAsync();
+        target.Respond = (_, _) => (null, "");
+        var server = await StartAsync();
+        await PostAsync(server, "/", Command($"curl -s {target.Url("/hold")}"));
+        await Eventually(() => target.Requests.Count == 1, "curl reached the target");
+
+        await server.StopAsync(CancellationToken.None);
+
+        Assert.Equal(0, server.RunningCommands);
+        Assert.Contains("was stopped", _logs.Text, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("rm -rf /tmp/nothing-here", "program 'rm' is not allowed")]
     [InlineData("/tmp/curl http://127.0.0.1/", "program '/tmp/curl' is not allowed")]
