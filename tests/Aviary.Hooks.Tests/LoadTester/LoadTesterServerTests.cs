@@ -246,6 +246,22 @@ public sealed class LoadTesterServerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Hey_ProgramMissing_FallsBackToTheBuiltinGenerator()
+    {
+        await using var target = await Receiver.StartAsync();
+        const string Missing = "/nonexistent/bin/hey";
+        var server = await StartAsync(new LoadTesterOptions { AllowedPrograms = [Missing] });
+        var never = await StartAsync(new LoadTesterOptions { AllowedPrograms = [Missing], BuiltinHey = BuiltinHeyMode.Never });
+
+        var (status, body) = await PostAsync(server, "/", Command($"{Missing} -n 2 -c 1 {target.Url("/")}", "bash", returnOutput: true));
+        var refused = await PostAsync(never, "/", Command($"{Missing} -n 2 -c 1 {target.Url("/")}", "bash"));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("[200]\t2 responses", body, StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.BadRequest, $"program '{Missing}' does not exist"), refused);
+    }
+
+    [Fact]
     public async Task Hey_BuiltinAsCmd_RunsInTheBackground()
     {
         await using var target = await Receiver.StartAsync();
