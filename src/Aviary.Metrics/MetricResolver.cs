@@ -64,6 +64,10 @@ public sealed partial class MetricResolver : IMetricProvider, IDisposable
         ArgumentNullException.ThrowIfNull(templates);
         ArgumentNullException.ThrowIfNull(secrets);
         ArgumentNullException.ThrowIfNull(timeProvider);
+        if (options.DefaultMetricsServer is { } server && (!server.IsAbsoluteUri || server.Scheme is not ("http" or "https")))
+            throw new ArgumentException($"the default metrics server must be an absolute http or https URL (got {server})", nameof(options));
+        if (options.QueryTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(options), options.QueryTimeout, "The query timeout must be positive.");
         _options = options;
         _fallback = fallback;
         _templates = templates;

@@ -358,6 +358,10 @@ public sealed class MetricResolverTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Constructor_DefaultServerNotHttp_Throws() =>
+        Assert.Throws<ArgumentException>(() => Resolver(new MetricResolverOptions { DefaultMetricsServer = new Uri("file:///tmp/prometheus") }));
+
+    [Fact]
     public async Task QueryAsync_AfterDispose_Throws()
     {
         var resolver = Resolver(new MetricResolverOptions { DefaultMetricsServer = _prometheus.Url });

@@ -38,6 +38,20 @@ public sealed class PrometheusServer : IAsyncDisposable
         _scrapeInterval = scrapeInterval;
         Url = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
         _http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
+        // A test host that exits without disposing (an aborted run) still stops its Prometheus.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
+    }
+
+    private void KillOnExit(object? sender, EventArgs e)
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone.
+        }
     }
 
     /// <summary>The server's base URL, e.g. <c>http://127.0.0.1:40123</c>.</summary>
@@ -273,6 +287,7 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
         _http.Dispose();
         try
         {

@@ -109,6 +109,10 @@ public sealed class LinkerdAgreementTests(ITestOutputHelper output)
             (_, _, _) => ValueTask.FromResult<Core.Model.MetricTemplate?>(null), new LocalSecretResolver(), TimeProvider.System);
         var successRate = await resolver.QueryAsync(policy, policy.Metrics[0], CancellationToken.None);
         var duration = await resolver.QueryAsync(policy, policy.Metrics[1], CancellationToken.None);
+        // The local runtime's provider, builtin, runs the same queries when the canary has a metrics server.
+        var local = policy with { Provider = "builtin" };
+        var builtinSuccessRate = await resolver.QueryAsync(local, local.Metrics[0], CancellationToken.None);
+        var builtinDuration = await resolver.QueryAsync(local, local.Metrics[1], CancellationToken.None);
 
         var report = $"""
             window {seconds}s; requests sent {sent}; canary requests in the measured traffic {after.Total - before.Total} (router window {builtin.Total}, {builtin.ServerErrors} 5xx)
@@ -123,6 +127,8 @@ public sealed class LinkerdAgreementTests(ITestOutputHelper output)
         Assert.True(builtin.Total >= 200, report);
         Assert.Equal((MetricSampleKind.Value, "linkerd"), (successRate.Kind, successRate.Source));
         Assert.Equal((MetricSampleKind.Value, "linkerd"), (duration.Kind, duration.Source));
+        Assert.Equal(MetricSample.Of(successRate.Value, "builtin"), builtinSuccessRate);
+        Assert.Equal(MetricSample.Of(duration.Value, "builtin"), builtinDuration);
 
         var routerRate = builtin.SuccessRate()!.Value;
         Assert.InRange(routerRate, 85, 95);
