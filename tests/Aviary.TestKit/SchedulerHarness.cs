@@ -1,3 +1,4 @@
+using Aviary.Core.Abstractions;
 using Aviary.Core.Manifests;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
@@ -20,10 +21,11 @@ public sealed class SchedulerHarness
     public CanaryStatus Status { get; set; } = CanaryStatus.Empty;
     public List<TickOutcome> Outcomes { get; } = [];
 
-    public SchedulerHarness(string canaryYaml)
+    /// <param name="webhooks">A real webhook client to use instead of <see cref="Webhooks"/> (e.g. against a local receiver).</param>
+    public SchedulerHarness(string canaryYaml, IWebhookClient? webhooks = null)
     {
         Workload = new FakeWorkload(Clock);
-        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, Router, Metrics, Webhooks, Notifier, Clock));
+        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, Router, Metrics, webhooks ?? Webhooks, Notifier, Clock));
         Policy = Compile(canaryYaml);
     }
 

@@ -6,6 +6,8 @@ using Aviary.Core.Model;
 using Aviary.Core.Observability;
 using Aviary.Core.Policy;
 using Aviary.Core.Scheduling;
+using Aviary.Hooks.Notifiers;
+using Aviary.Hooks.Secrets;
 using Aviary.Hooks.Webhooks;
 using Aviary.Local.Routing;
 using Aviary.Local.Store;
@@ -35,6 +37,15 @@ public sealed record LocalControllerOptions
 
     /// <summary>How long an instance may take to finish its in-flight requests before it is stopped anyway; default 10 s.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where the HMAC secret that signs webhook calls comes from; null sends them unsigned (as Flagger does).</summary>
+    public WebhookSigning? WebhookSigning { get; init; }
+
+    /// <summary>
+    /// Folder of secrets referenced by AlertProviders and MetricTemplates (<c>DIR/NAME/KEY</c>); environment variables
+    /// <c>AVIARY_SECRET_NAME_KEY</c> win. Default <c>STATE/secrets</c>.
+    /// </summary>
+    public string? SecretsDir { get; init; }
 }
 
 /// <summary>Where a running controller can be reached, written to <c>STATE/controller.json</c>.</summary>
@@ -57,6 +68,7 @@ public sealed partial class LocalController : IAsyncDisposable
         Timeout = TimeSpan.FromSeconds(5),
     };
     private readonly HttpWebhookClient _webhooks;
+    private readonly NotifierRouter _notifier;
     private readonly ControllerLock _lock;
     private ManifestSource? _manifests;
     private ControllerApi? _api;
@@ -71,15 +83,29 @@ public sealed partial class LocalController : IAsyncDisposable
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger("Aviary.Local.Controller");
-        _webhooks = new HttpWebhookClient(time);
+        try
+        {
+            _webhooks = new HttpWebhookClient(time, options.WebhookSigning);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ControllerException($"cannot sign webhooks: {e.Message}");
+        }
         _lock = new ControllerLock(Path.Combine(options.StateDir, "controller.lock"));
         StateDir = Path.GetFullPath(options.StateDir);
         Store = StateStore.Open(Path.Combine(StateDir, "state.db"));
         Router = new ProxyServer(loggers, time);
+        Secrets = new EnvironmentSecrets(options.SecretsDir ?? Path.Combine(StateDir, "secrets"));
+        _notifier = new NotifierRouter(
+            (ns, name, _) => ValueTask.FromResult(Manifests.AlertProviders.GetValueOrDefault(ManifestSnapshot.Key(name, ns))),
+            Secrets, new LogNotifier(loggers.CreateLogger("Aviary.Alerts")), loggers.CreateLogger("Aviary.Alerts"), time);
         Metrics = new CanaryMetrics(Version, "builtin", time);
         Ticked += u => Metrics.Record(u.Policy, u.Outcome,
             CanaryPhase.IsActive(u.Outcome.Status.Phase) ? Store.LastEventTime(u.Policy.Id, "New revision detected!") : null);
     }
+
+    /// <summary>Secrets of AlertProviders and MetricTemplates: environment variables, then files.</summary>
+    public ISecretSource Secrets { get; }
 
     /// <summary>Aviary's version, as reported by <c>flagger_info</c>.</summary>
     public static string Version { get; } =
@@ -228,8 +254,7 @@ public sealed partial class LocalController : IAsyncDisposable
         var logs = Path.Combine(StateDir, "logs", key);
         var workload = new LocalWorkload(policy, Target, Router, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
         var router = new BuiltinRouter(Router, Store, _options.RouterBindAddress);
-        var services = new SchedulerServices(workload, router, new BuiltinMetrics(Router), _webhooks,
-            new LogNotifier(_loggers.CreateLogger("Aviary.Alerts")), _time);
+        var services = new SchedulerServices(workload, router, new BuiltinMetrics(Router), _webhooks, _notifier, _time);
         return new CanaryRunner(policy, workload, router, services, Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
     }
 
@@ -283,6 +308,7 @@ public sealed partial class LocalController : IAsyncDisposable
         if (_api is not null) await StopAsync();
         _probe.Dispose();
         _webhooks.Dispose();
+        _notifier.Dispose();
         _lock.Release();
     }
 

@@ -18,6 +18,8 @@ internal static class RunCommand
         var state = CommonOptions.State();
         var api = new Option<string>("--api") { Description = "Address of the controller API (loopback).", DefaultValueFactory = _ => "127.0.0.1:8484" };
         var output = CommonOptions.Output("text: a live view per canary; json: one JSON log line per event, for machines");
+        var signFile = new Option<string?>("--webhook-secret-file") { Description = "Sign webhook calls (X-Aviary-Signature, HMAC-SHA256) with the secret in this file." };
+        var signEnv = new Option<string?>("--webhook-secret-env") { Description = "Sign webhook calls with the secret in this environment variable." };
         var command = new Command("run", """
             Run the local controller in the foreground: start each Canary's primary, put the built-in router on its
             service port, and run the analysis whenever the Workload changes. Edit the files (or `aviary apply`)
@@ -25,7 +27,7 @@ internal static class RunCommand
 
             Example:
               aviary run -f examples/local/
-            """) { files, state, api, output };
+            """) { files, state, api, output, signFile, signEnv };
         command.SetAction(async (parse, ct) =>
         {
             var paths = parse.GetValue(files) ?? [];
@@ -39,11 +41,14 @@ internal static class RunCommand
             using var loggers = json
                 ? LoggerFactory.Create(b => b.AddJsonConsole(o => o.IncludeScopes = false).SetMinimumLevel(LogLevel.Information))
                 : LoggerFactory.Create(b => b.AddProvider(new FileLoggerProvider(Path.Combine(stateDir, "controller.log"), time)));
-            var options = new LocalControllerOptions { Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)! };
-            await using var controller = new LocalController(options, time, loggers);
+            var signing = parse.GetValue(signFile) is null && parse.GetValue(signEnv) is null
+                ? null
+                : new Aviary.Hooks.Webhooks.WebhookSigning { SecretFile = parse.GetValue(signFile), SecretEnvironmentVariable = parse.GetValue(signEnv) };
+            var options = new LocalControllerOptions { Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)!, WebhookSigning = signing };
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             try
             {
+                await using var controller = new LocalController(options, time, loggers);
                 if (json) return await RunHeadlessAsync(controller, stop.Token);
                 return await RunLiveAsync(io, controller, stop.Token);
             }
