@@ -7,7 +7,6 @@ using Aviary.Core.Policy;
 using Aviary.Metrics.Observers;
 using Aviary.Metrics.Prometheus;
 using Aviary.Metrics.Providers;
-using Aviary.Metrics.Secrets;
 using Aviary.Metrics.Templates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -36,7 +35,7 @@ public sealed partial class MetricResolver : IMetricProvider, IDisposable
     private readonly MetricResolverOptions _options;
     private readonly IMetricProvider _fallback;
     private readonly MetricTemplateLookup _templates;
-    private readonly ISecretResolver _secrets;
+    private readonly ISecretSource _secrets;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Func<MetricProviderContext, Outcome<IMetricQueryProvider>> _createProvider;
@@ -50,13 +49,13 @@ public sealed partial class MetricResolver : IMetricProvider, IDisposable
     /// <param name="fallback">Built-in metrics when there is no metrics server (the router's counters).</param>
     /// <param name="templates">Finds MetricTemplates.</param>
     /// <param name="secrets">Finds the secrets of MetricTemplates.</param>
-    public MetricResolver(MetricResolverOptions options, IMetricProvider fallback, MetricTemplateLookup templates, ISecretResolver secrets,
+    public MetricResolver(MetricResolverOptions options, IMetricProvider fallback, MetricTemplateLookup templates, ISecretSource secrets,
         TimeProvider timeProvider, ILogger<MetricResolver>? logger = null)
         : this(options, fallback, templates, secrets, timeProvider, logger, MetricProviders.Create)
     {
     }
 
-    internal MetricResolver(MetricResolverOptions options, IMetricProvider fallback, MetricTemplateLookup templates, ISecretResolver secrets,
+    internal MetricResolver(MetricResolverOptions options, IMetricProvider fallback, MetricTemplateLookup templates, ISecretSource secrets,
         TimeProvider timeProvider, ILogger? logger, Func<MetricProviderContext, Outcome<IMetricQueryProvider>> createProvider)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -3,7 +3,7 @@ using Aviary.Core.Model;
 using Aviary.Core.Policy;
 using Aviary.Metrics.Prometheus;
 using Aviary.Metrics.Providers;
-using Aviary.Metrics.Secrets;
+using Aviary.Hooks.Secrets;
 using Aviary.TestKit;
 
 namespace Aviary.Metrics.Tests;
@@ -24,7 +24,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
     private MetricResolver Resolver(MetricResolverOptions? options = null) =>
         new(options ?? new MetricResolverOptions(), _fallback,
             (ns, name, _) => ValueTask.FromResult(_templates.GetValueOrDefault((ns, name))),
-            new LocalSecretResolver(null, name => _environment.GetValueOrDefault(name)), TimeProvider.System, null,
+            new EnvironmentSecrets(null, name => _environment.GetValueOrDefault(name)), TimeProvider.System, null,
             context =>
             {
                 Interlocked.Increment(ref _providersCreated);
@@ -289,7 +289,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         using var resolver = Resolver();
         var sample = await QueryAsync(resolver, Canary(ErrorRate));
         Assert.Equal(MetricSampleKind.Error, sample.Kind);
-        Assert.StartsWith("metric template error-rate.test: secret prom-auth not found: set AVIARY_SECRET_PROM_AUTH_TOKEN", sample.Message);
+        Assert.StartsWith("metric template error-rate.test: secret prom-auth not found: set AVIARY_SECRET_PROM_AUTH_", sample.Message);
     }
 
     [Fact]

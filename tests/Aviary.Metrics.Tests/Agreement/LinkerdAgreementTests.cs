@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
-using Aviary.Metrics.Secrets;
+using Aviary.Hooks.Secrets;
 using Aviary.Routing.Proxy;
 using Aviary.TestKit;
 using Microsoft.AspNetCore.Http;
@@ -106,7 +106,7 @@ public sealed class LinkerdAgreementTests(ITestOutputHelper output)
             """, $"provider: linkerd\nmetricsServer: {prometheus.Url}"));
         var fallback = new FakeMetrics();
         using var resolver = new MetricResolver(new MetricResolverOptions(), fallback,
-            (_, _, _) => ValueTask.FromResult<Core.Model.MetricTemplate?>(null), new LocalSecretResolver(), TimeProvider.System);
+            (_, _, _) => ValueTask.FromResult<Core.Model.MetricTemplate?>(null), new EnvironmentSecrets(), TimeProvider.System);
         var successRate = await resolver.QueryAsync(policy, policy.Metrics[0], CancellationToken.None);
         var duration = await resolver.QueryAsync(policy, policy.Metrics[1], CancellationToken.None);
         // The local runtime's provider, builtin, runs the same queries when the canary has a metrics server.

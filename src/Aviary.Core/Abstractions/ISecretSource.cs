@@ -1,10 +1,9 @@
-using Aviary.Core.Abstractions;
 
-namespace Aviary.Hooks.Secrets;
+namespace Aviary.Core.Abstractions;
 
 /// <summary>
-/// Finds the data of a Secret an object refers to by name (an AlertProvider's <c>spec.secretRef</c>). Outside
-/// Kubernetes it is <see cref="EnvironmentSecrets"/>; the Kubernetes runtime reads Secrets.
+/// Finds the data of a Secret an object refers to by name (an AlertProvider or MetricTemplate <c>spec.secretRef</c>). Outside
+/// Kubernetes it is Aviary.Hooks.Secrets.EnvironmentSecrets (environment variables and files); the Kubernetes runtime reads Secrets.
 /// </summary>
 public interface ISecretSource
 {
