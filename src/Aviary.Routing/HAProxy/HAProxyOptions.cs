@@ -131,7 +131,7 @@ public sealed record HAProxyAttachOptions(string SocketPath, IReadOnlyList<HAPro
             foreach (var (role, names) in new[] { ("PrimaryServers", b.PrimaryServers), ("CanaryServers", b.CanaryServers) })
             {
                 if (names is null || names.Count == 0) errors.Add($"Attach.Backends[{b.Service}].{role} must name at least one server");
-                else if (names.Any(n => !IsName(n.TrimEnd('*')) || n.IndexOf('*', StringComparison.Ordinal) < n.Length - 1))
+                else if (names.Any(n => !IsName(n.EndsWith('*') ? n[..^1] : n)))
                     errors.Add($"Attach.Backends[{b.Service}].{role}: each entry is a server name or a name prefix followed by '*'");
             }
         }

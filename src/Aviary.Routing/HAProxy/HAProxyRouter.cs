@@ -142,7 +142,7 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
             {
                 // Routing objects exist already (attach mode, or a restarted controller): keep their weights, as the
                 // built-in router keeps its saved ones; otherwise everything goes to the primary.
-                var observed = await ObserveRoutesAsync(state, cancellationToken).ConfigureAwait(false);
+                var observed = await ObserveRoutesAsync(state, cancellationToken, adopting: true).ConfigureAwait(false);
                 lock (_state) state.Weights ??= observed.Succeeded && observed.Value.Derived ? observed.Value.Weights : RouteWeights.AllPrimary;
             }
             return await ApplyAsync(state, cancellationToken).ConfigureAwait(false);
@@ -366,6 +366,7 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
             await WriteConfigAsync(services.Where(s => s.Service != service), cancellationToken).ConfigureAwait(false);
             return Outcome.Fail($"cannot route {service} through HAProxy: {result.Error}");
         }
+        List<ServiceState> others;
         lock (_state)
         {
             state.Backend = service;
@@ -373,12 +374,12 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
             state.Registered = true;
             state.PrimarySlots = Slots(HAProxyConfig.PrimaryPrefix);
             state.CanarySlots = Slots(HAProxyConfig.CanaryPrefix);
-            // A reload may have been started by the supervisor too: make sure every service is applied.
+            // The new process (started or reloaded) must show every service as Aviary wants it.
             foreach (var s in _services.Values) s.Dirty = true;
+            others = _services.Values.Where(s => s.Registered && s != state).ToList();
         }
         HAProxyLog.ServiceAdded(_logger, service, service, $"{_options.BindAddress}:{port}");
-        foreach (var other in _services.Values.Where(s => s.Registered && s != state).ToList())
-            await ApplyAsync(other, cancellationToken).ConfigureAwait(false);
+        foreach (var other in others) await ApplyAsync(other, cancellationToken).ConfigureAwait(false);
         return Outcome.Ok;
 
         string[] Slots(string prefix) => Enumerable.Range(1, _options.SlotsPerRole).Select(i => HAProxyConfig.SlotName(prefix, i)).ToArray();
@@ -565,8 +566,10 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
     }
 
     /// <summary>Reads the role shares from HAProxy (see <see cref="GetRoutesAsync"/>); Derived is false when they
-    /// could not be read from the servers and the intent was returned.</summary>
-    private async Task<Outcome<(RouteWeights Weights, bool Derived)>> ObserveRoutesAsync(ServiceState state, CancellationToken cancellationToken)
+    /// could not be read from the servers and the intent was returned. When <paramref name="adopting"/> (the first
+    /// reconcile, before this router assigned any slot), every up server of a role counts.</summary>
+    private async Task<Outcome<(RouteWeights Weights, bool Derived)>> ObserveRoutesAsync(ServiceState state, CancellationToken cancellationToken,
+        bool adopting = false)
     {
         var stats = await _api.ShowServerStatsAsync(state.Backend!, cancellationToken).ConfigureAwait(false);
         if (!stats.Succeeded) return Outcome<(RouteWeights, bool)>.Fail($"cannot read the routes of {state.Service} from HAProxy: {stats.Error}");
@@ -577,8 +580,8 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
         lock (_state)
         {
             intent = state.Weights;
-            (primaryReady, primary) = Sum(state.PrimarySlots, state.PrimaryEndpoints is not null);
-            (canaryReady, canary) = Sum(state.CanarySlots, state.CanaryEndpoints is not null);
+            (primaryReady, primary) = Sum(state.PrimarySlots, !adopting && state.PrimaryEndpoints is not null);
+            (canaryReady, canary) = Sum(state.CanarySlots, !adopting && state.CanaryEndpoints is not null);
         }
         if (primaryReady > 0 && canaryReady > 0 && WeightSplit.Shares(primary, canary) is { } shares)
             return Outcome<(RouteWeights, bool)>.Ok((shares, true));
