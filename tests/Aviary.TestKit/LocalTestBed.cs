@@ -97,13 +97,16 @@ public sealed class LocalTestBed : IAsyncDisposable
             interval: 3s
         """;
 
+    /// <summary>The controller API's port (its /metrics is what Prometheus scrapes in tests).</summary>
+    public int ApiPort { get; } = FreePort();
+
     public async Task StartControllerAsync(ILoggerFactory? loggers = null)
     {
         Controller = new LocalController(new LocalControllerOptions
         {
             Paths = [Manifests],
             StateDir = State,
-            ApiAddress = "127.0.0.1:0",
+            ApiAddress = $"127.0.0.1:{ApiPort.ToString(CultureInfo.InvariantCulture)}",
             PollInterval = TimeSpan.FromMilliseconds(200),
             DrainTimeout = TimeSpan.FromSeconds(5),
         }, TimeProvider.System, loggers ?? NullLoggerFactory.Instance);

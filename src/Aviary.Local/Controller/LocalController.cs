@@ -12,6 +12,7 @@ using Aviary.Hooks.Webhooks;
 using Aviary.Local.Routing;
 using Aviary.Local.Store;
 using Aviary.Local.Workloads;
+using Aviary.Metrics;
 using Aviary.Routing.Proxy;
 using Microsoft.Extensions.Logging;
 
@@ -41,6 +42,9 @@ public sealed record LocalControllerOptions
     /// <summary>Where the HMAC secret that signs webhook calls comes from; null sends them unsigned (as Flagger does).</summary>
     public WebhookSigning? WebhookSigning { get; init; }
 
+    /// <summary>Prometheus for canaries without <c>spec.metricsServer</c>; null measures built-in metrics with the router's own counters.</summary>
+    public Uri? MetricsServer { get; init; }
+
     /// <summary>
     /// Folder of secrets referenced by AlertProviders and MetricTemplates (<c>DIR/NAME/KEY</c>); environment variables
     /// <c>AVIARY_SECRET_NAME_KEY</c> win. Default <c>STATE/secrets</c>.
@@ -69,6 +73,7 @@ public sealed partial class LocalController : IAsyncDisposable
     };
     private readonly HttpWebhookClient _webhooks;
     private readonly NotifierRouter _notifier;
+    private readonly MetricResolver _metrics;
     private readonly ControllerLock _lock;
     private ManifestSource? _manifests;
     private ControllerApi? _api;
@@ -99,6 +104,11 @@ public sealed partial class LocalController : IAsyncDisposable
         _notifier = new NotifierRouter(
             (ns, name, _) => ValueTask.FromResult(Manifests.AlertProviders.GetValueOrDefault(ManifestSnapshot.Key(name, ns))),
             Secrets, new LogNotifier(loggers.CreateLogger("Aviary.Alerts")), loggers.CreateLogger("Aviary.Alerts"), time);
+        _metrics = new MetricResolver(
+            new MetricResolverOptions { DefaultMetricsServer = options.MetricsServer, DefaultProvider = "builtin", RuntimeVariables = RuntimeVariables },
+            new BuiltinMetrics(Router),
+            (ns, name, _) => ValueTask.FromResult(Manifests.MetricTemplates.GetValueOrDefault(ManifestSnapshot.Key(name, ns))),
+            Secrets, time, loggers.CreateLogger<MetricResolver>());
         Metrics = new CanaryMetrics(Version, "builtin", time);
         Ticked += u => Metrics.Record(u.Policy, u.Outcome,
             CanaryPhase.IsActive(u.Outcome.Status.Phase) ? Store.LastEventTime(u.Policy.Id, "New revision detected!") : null);
@@ -237,6 +247,9 @@ public sealed partial class LocalController : IAsyncDisposable
 
     internal ManifestSource? Source => _manifests;
 
+    /// <summary>Query variables a router adds for its metrics (none for the built-in router).</summary>
+    private static IReadOnlyDictionary<string, string> RuntimeVariables(CanaryPolicy policy) => new Dictionary<string, string>();
+
     private static string? Unsupported(CanaryPolicy policy)
     {
         if (policy.TargetKind != Core.Model.Workload.KindName)
@@ -254,7 +267,7 @@ public sealed partial class LocalController : IAsyncDisposable
         var logs = Path.Combine(StateDir, "logs", key);
         var workload = new LocalWorkload(policy, Target, Router, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
         var router = new BuiltinRouter(Router, Store, _options.RouterBindAddress);
-        var services = new SchedulerServices(workload, router, new BuiltinMetrics(Router), _webhooks, _notifier, _time);
+        var services = new SchedulerServices(workload, router, _metrics, _webhooks, _notifier, _time);
         return new CanaryRunner(policy, workload, router, services, Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
     }
 
@@ -309,6 +322,7 @@ public sealed partial class LocalController : IAsyncDisposable
         _probe.Dispose();
         _webhooks.Dispose();
         _notifier.Dispose();
+        _metrics.Dispose();
         _lock.Release();
     }
 

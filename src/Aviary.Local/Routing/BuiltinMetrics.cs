@@ -17,6 +17,9 @@ public sealed class BuiltinMetrics(IProxyRouter proxy) : IMetricProvider
     {
         if (!metric.IsBuiltin)
             return ValueTask.FromResult(MetricSample.Failed($"metric {metric.Name} needs a metrics provider (query or templateRef)", Source));
+        if (canary.Provider is not ("" or "builtin"))
+            return ValueTask.FromResult(MetricSample.Failed(
+                $"the {canary.Provider} router's metrics come from Prometheus: set spec.metricsServer, or start the controller with --metrics-server", canary.Provider));
         var window = proxy.GetTraffic(canary.Id, BackendRole.Canary, metric.Interval);
         var value = metric.Name == MetricCheck.RequestSuccessRate ? window.SuccessRate() : window.Quantile(0.99);
         return ValueTask.FromResult(value is { } v

@@ -18,6 +18,13 @@ internal static class RunCommand
         var state = CommonOptions.State();
         var api = new Option<string>("--api") { Description = "Address of the controller API (loopback).", DefaultValueFactory = _ => "127.0.0.1:8484" };
         var output = CommonOptions.Output("text: a live view per canary; json: one JSON log line per event, for machines");
+        var metricsServer = new Option<Uri?>("--metrics-server")
+        {
+            Description = "Prometheus for canaries without spec.metricsServer (default: the router's own counters).",
+            CustomParser = r => Uri.TryCreate(r.Tokens.Single().Value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"
+                ? u
+                : throw new ArgumentException($"--metrics-server '{r.Tokens.Single().Value}' is not an http(s) URL"),
+        };
         var signFile = new Option<string?>("--webhook-secret-file") { Description = "Sign webhook calls (X-Aviary-Signature, HMAC-SHA256) with the secret in this file." };
         var signEnv = new Option<string?>("--webhook-secret-env") { Description = "Sign webhook calls with the secret in this environment variable." };
         var command = new Command("run", """
@@ -27,7 +34,7 @@ internal static class RunCommand
 
             Example:
               aviary run -f examples/local/
-            """) { files, state, api, output, signFile, signEnv };
+            """) { files, state, api, output, metricsServer, signFile, signEnv };
         command.SetAction(async (parse, ct) =>
         {
             var paths = parse.GetValue(files) ?? [];
@@ -44,7 +51,7 @@ internal static class RunCommand
             var signing = parse.GetValue(signFile) is null && parse.GetValue(signEnv) is null
                 ? null
                 : new Aviary.Hooks.Webhooks.WebhookSigning { SecretFile = parse.GetValue(signFile), SecretEnvironmentVariable = parse.GetValue(signEnv) };
-            var options = new LocalControllerOptions { Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)!, WebhookSigning = signing };
+            var options = new LocalControllerOptions { Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)!, WebhookSigning = signing, MetricsServer = parse.GetValue(metricsServer) };
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             try
             {
