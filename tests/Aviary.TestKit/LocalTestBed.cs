@@ -100,10 +100,14 @@ public sealed class LocalTestBed : IAsyncDisposable
     /// <summary>The controller API's port (its /metrics is what Prometheus scrapes in tests).</summary>
     public int ApiPort { get; } = FreePort();
 
+    /// <summary>Port of the generated HAProxy's Prometheus exporter (for <c>provider: haproxy</c> canaries).</summary>
+    public int HAProxyMetricsPort { get; } = FreePort();
+
     public async Task StartControllerAsync(ILoggerFactory? loggers = null)
     {
         Controller = new LocalController(new LocalControllerOptions
         {
+            HAProxyMetricsPort = HAProxyMetricsPort,
             Paths = [Manifests],
             StateDir = State,
             ApiAddress = $"127.0.0.1:{ApiPort.ToString(CultureInfo.InvariantCulture)}",

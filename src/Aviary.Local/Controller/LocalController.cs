@@ -13,6 +13,8 @@ using Aviary.Local.Routing;
 using Aviary.Local.Store;
 using Aviary.Local.Workloads;
 using Aviary.Metrics;
+using Aviary.Routing;
+using Aviary.Routing.HAProxy;
 using Aviary.Routing.Proxy;
 using Microsoft.Extensions.Logging;
 
@@ -41,6 +43,9 @@ public sealed record LocalControllerOptions
 
     /// <summary>Where the HMAC secret that signs webhook calls comes from; null sends them unsigned (as Flagger does).</summary>
     public WebhookSigning? WebhookSigning { get; init; }
+
+    /// <summary>Port of the Prometheus exporter of the HAProxy Aviary generates for <c>provider: haproxy</c>; null: none.</summary>
+    public int? HAProxyMetricsPort { get; init; }
 
     /// <summary>Prometheus for canaries without <c>spec.metricsServer</c>; null measures built-in metrics with the router's own counters.</summary>
     public Uri? MetricsServer { get; init; }
@@ -74,6 +79,8 @@ public sealed partial class LocalController : IAsyncDisposable
     private readonly HttpWebhookClient _webhooks;
     private readonly NotifierRouter _notifier;
     private readonly MetricResolver _metrics;
+    private readonly ConcurrentDictionary<string, HAProxyRouter> _haproxies = new(StringComparer.Ordinal);
+    private HAProxyRouter? _generatedHAProxy;
     private readonly ControllerLock _lock;
     private ManifestSource? _manifests;
     private ControllerApi? _api;
@@ -247,16 +254,69 @@ public sealed partial class LocalController : IAsyncDisposable
 
     internal ManifestSource? Source => _manifests;
 
-    /// <summary>Query variables a router adds for its metrics (none for the built-in router).</summary>
-    private static IReadOnlyDictionary<string, string> RuntimeVariables(CanaryPolicy policy) => new Dictionary<string, string>();
+    /// <summary>Query variables a router adds for its metrics: HAProxy's backend and canary server names.</summary>
+    private IReadOnlyDictionary<string, string> RuntimeVariables(CanaryPolicy policy)
+    {
+        if (!_haproxies.TryGetValue(policy.Id, out var haproxy)) return new Dictionary<string, string>();
+        var labels = haproxy.MetricLabels(policy.Id);
+        return new Dictionary<string, string> { ["haproxy_backend"] = labels.Backend, ["haproxy_canary_servers"] = labels.CanaryServerPattern };
+    }
 
     private static string? Unsupported(CanaryPolicy policy)
     {
         if (policy.TargetKind != Core.Model.Workload.KindName)
             return $"the local runtime runs canaries of kind Workload (aviary.dev/v1alpha1); {policy.TargetKind} needs the Kubernetes operator";
-        if (policy.Provider is not ("" or "builtin"))
-            return $"provider '{policy.Provider}' is not available in the local runtime (use builtin, or leave it out)";
+        if (policy.Provider is not ("" or "builtin" or "haproxy"))
+            return $"provider '{policy.Provider}' is not available in the local runtime (use builtin or haproxy, or leave it out)";
+        if (policy.Provider == "haproxy")
+        {
+            // The runtime API cannot change HAProxy's ACLs: refuse up front what the router would refuse at every tick.
+            if (policy.Match.Count > 0) return "A/B testing (analysis.match) is not supported by the haproxy router";
+            if (policy.Mirror) return "mirroring (analysis.mirror) is not supported by the haproxy router";
+            if (policy.SessionAffinity is not null) return "session affinity (analysis.sessionAffinity) is not supported by the haproxy router";
+            if (HAProxyAttachment(policy) is { Error: { } error }) return error;
+        }
         return null;
+    }
+
+    /// <summary>
+    /// Attach mode, from the canary's annotations: <c>aviary.dev/haproxy-socket</c> (the runtime API socket),
+    /// <c>aviary.dev/haproxy-backend</c>, <c>aviary.dev/haproxy-primary-servers</c> and <c>aviary.dev/haproxy-canary-servers</c>
+    /// (comma-separated names; a trailing <c>*</c> is a prefix). Without them Aviary generates and runs HAProxy itself.
+    /// </summary>
+    private static (HAProxyAttachOptions? Options, string? Error) HAProxyAttachment(CanaryPolicy policy)
+    {
+        var a = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
+        if (!a.TryGetValue("aviary.dev/haproxy-socket", out var socket)) return (null, null);
+        string[] List(string key) => a.TryGetValue(key, out var v) ? v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : [];
+        var backend = a.GetValueOrDefault("aviary.dev/haproxy-backend") ?? "";
+        var (primary, canary) = (List("aviary.dev/haproxy-primary-servers"), List("aviary.dev/haproxy-canary-servers"));
+        if (backend.Length == 0 || primary.Length == 0 || canary.Length == 0)
+            return (null, "attaching to HAProxy needs the annotations aviary.dev/haproxy-backend, aviary.dev/haproxy-primary-servers and aviary.dev/haproxy-canary-servers");
+        return (new HAProxyAttachOptions(socket, [new HAProxyAttachment(policy.Id, backend, primary, canary)]), null);
+    }
+
+    /// <summary>The router of a canary: the built-in proxy, the generated HAProxy (shared), or an attached HAProxy.</summary>
+    private (IRouter Router, IBackendRegistry Registry) RouterFor(CanaryPolicy policy)
+    {
+        if (policy.Provider != "haproxy") return (new BuiltinRouter(Router, _options.RouterBindAddress), Router);
+        if (HAProxyAttachment(policy).Options is { } attach)
+        {
+            var attached = new HAProxyRouter(new HAProxyOptions { Attach = attach }, _time, _loggers);
+            _haproxies[policy.Id] = attached;
+            return (attached, attached);
+        }
+        lock (_haproxies)
+        {
+            _generatedHAProxy ??= new HAProxyRouter(new HAProxyOptions
+            {
+                StateDirectory = Path.Combine(StateDir, "haproxy"),
+                BindAddress = _options.RouterBindAddress,
+                MetricsPort = _options.HAProxyMetricsPort,
+            }, _time, _loggers);
+            _haproxies[policy.Id] = _generatedHAProxy;
+            return (_generatedHAProxy, _generatedHAProxy);
+        }
     }
 
     private CanaryRunner CreateRunner(CanaryPolicy policy)
@@ -265,8 +325,9 @@ public sealed partial class LocalController : IAsyncDisposable
         var workloadKey = ManifestSnapshot.Key(policy.TargetName, policy.Namespace);
         WorkloadSource? Target() => Manifests.Workloads.GetValueOrDefault(workloadKey);
         var logs = Path.Combine(StateDir, "logs", key);
-        var workload = new LocalWorkload(policy, Target, Router, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
-        var router = new BuiltinRouter(Router, Store, _options.RouterBindAddress);
+        var (inner, registry) = RouterFor(policy);
+        var workload = new LocalWorkload(policy, Target, registry, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
+        var router = new PersistentRouter(inner, Store);
         var services = new SchedulerServices(workload, router, _metrics, _webhooks, _notifier, _time);
         return new CanaryRunner(policy, workload, router, services, Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
     }
@@ -278,6 +339,7 @@ public sealed partial class LocalController : IAsyncDisposable
         await runner.StopAsync(stopInstances: true);
         await Router.StopListeningAsync(key, CancellationToken.None);
         await runner.DisposeAsync();
+        if (_haproxies.TryRemove(key, out var haproxy) && haproxy != _generatedHAProxy) await haproxy.DisposeAsync();
         Store.DeleteCanary(key);
         Metrics.Remove(key);
     }
@@ -312,6 +374,9 @@ public sealed partial class LocalController : IAsyncDisposable
         if (_api is not null) await _api.DisposeAsync();
         _api = null;
         await Router.DisposeAsync();
+        foreach (var haproxy in _haproxies.Values.Distinct()) await haproxy.DisposeAsync();
+        _haproxies.Clear();
+        _generatedHAProxy = null;
         File.Delete(Path.Combine(StateDir, "controller.json"));
         _lock.Release();
     }

@@ -1,32 +1,24 @@
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
-using Aviary.Local.Store;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 
 namespace Aviary.Local.Routing;
 
-/// <summary>
-/// <see cref="IRouter"/> over Aviary's built-in proxy: listens on the canary's <c>service.port</c> and persists
-/// every weight change before applying it, so that a restarted controller routes as the killed one did.
-/// </summary>
-public sealed class BuiltinRouter(IProxyRouter proxy, StateStore store, string bindAddress = "127.0.0.1") : IRouter
+/// <summary><see cref="IRouter"/> over Aviary's built-in proxy: listens on the canary's <c>service.port</c>.</summary>
+public sealed class BuiltinRouter(IProxyRouter proxy, string bindAddress = "127.0.0.1") : IRouter, IRouterCapabilities
 {
     private bool _listening;
+
+    public bool SupportsMatch => true;
+
+    public bool SupportsMirror => true;
 
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         if (_listening) return Outcome.Ok;
         if (canary.ServicePort is not { } port)
             return Outcome.Fail($"{canary.Id}: spec.service.port is required by the built-in router");
-        var saved = store.LoadRoutes(canary.Id) ?? RouteWeights.AllPrimary;
-        try
-        {
-            proxy.SetRoute(canary.Id, Config(canary, saved));
-        }
-        catch (ArgumentException e)
-        {
-            return Outcome.Fail($"cannot route {canary.Id}: {e.Message}");
-        }
         var result = await proxy.ListenAsync(new ServiceBinding(canary.Id, canary.Namespace, canary.TargetName, port, bindAddress), cancellationToken);
         _listening = result.Succeeded;
         return result;
@@ -39,9 +31,7 @@ public sealed class BuiltinRouter(IProxyRouter proxy, StateStore store, string b
     {
         try
         {
-            var config = Config(canary, weights);
-            store.SaveRoutes(canary.Id, weights);
-            proxy.SetRoute(canary.Id, config);
+            proxy.SetRoute(canary.Id, Config(canary, weights));
             return ValueTask.FromResult(Outcome.Ok);
         }
         catch (ArgumentException e)

@@ -15,17 +15,16 @@ public sealed class BuiltinRouterContractTests : RouterContract
     {
         var directory = Directory.CreateTempSubdirectory("aviary-builtin-").FullName;
         var proxy = new ProxyServer(NullLoggerFactory.Instance, TimeProvider.System, seed: 7);
-        var router = new BuiltinRouter(proxy, StateStore.Open(Path.Combine(directory, "state.db")));
+        var router = new PersistentRouter(new BuiltinRouter(proxy), StateStore.Open(Path.Combine(directory, "state.db")));
         return Task.FromResult<IRouterUnderTest>(new Builtin(router, proxy, directory, new Uri($"http://127.0.0.1:{canary.ServicePort}")));
     }
 
-    private sealed class Builtin(BuiltinRouter router, ProxyServer proxy, string directory, Uri address) : IRouterUnderTest
+    private sealed class Builtin(PersistentRouter router, ProxyServer proxy, string directory, Uri address) : IRouterUnderTest
     {
         public IRouter Router => router;
         public IBackendRegistry Registry => proxy;
 
-        // BuiltinRouter does not report capabilities itself; the proxy supports both (see the proxy's own tests).
-        public IRouterCapabilities Capabilities { get; } = new DeclaredCapabilities(SupportsMatch: true, SupportsMirror: true);
+        public IRouterCapabilities Capabilities => (IRouterCapabilities)router.Inner;
         public Uri Address => address;
 
         public Task SettleAsync() => Task.CompletedTask;

@@ -25,6 +25,7 @@ internal static class RunCommand
                 ? u
                 : throw new ArgumentException($"--metrics-server '{r.Tokens.Single().Value}' is not an http(s) URL"),
         };
+        var haproxyMetrics = new Option<int?>("--haproxy-metrics-port") { Description = "Serve the Prometheus exporter of the HAProxy Aviary runs for provider: haproxy on this loopback port." };
         var signFile = new Option<string?>("--webhook-secret-file") { Description = "Sign webhook calls (X-Aviary-Signature, HMAC-SHA256) with the secret in this file." };
         var signEnv = new Option<string?>("--webhook-secret-env") { Description = "Sign webhook calls with the secret in this environment variable." };
         var command = new Command("run", """
@@ -34,7 +35,7 @@ internal static class RunCommand
 
             Example:
               aviary run -f examples/local/
-            """) { files, state, api, output, metricsServer, signFile, signEnv };
+            """) { files, state, api, output, metricsServer, haproxyMetrics, signFile, signEnv };
         command.SetAction(async (parse, ct) =>
         {
             var paths = parse.GetValue(files) ?? [];
@@ -51,7 +52,7 @@ internal static class RunCommand
             var signing = parse.GetValue(signFile) is null && parse.GetValue(signEnv) is null
                 ? null
                 : new Aviary.Hooks.Webhooks.WebhookSigning { SecretFile = parse.GetValue(signFile), SecretEnvironmentVariable = parse.GetValue(signEnv) };
-            var options = new LocalControllerOptions { Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)!, WebhookSigning = signing, MetricsServer = parse.GetValue(metricsServer) };
+            var options = new LocalControllerOptions { Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)!, WebhookSigning = signing, MetricsServer = parse.GetValue(metricsServer), HAProxyMetricsPort = parse.GetValue(haproxyMetrics) };
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             try
             {
