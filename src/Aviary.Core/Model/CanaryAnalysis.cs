@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using IntOrStringValue = Aviary.Core.Primitives.IntOrString;
 
 namespace Aviary.Core.Model;
 
@@ -40,6 +41,36 @@ public sealed record CanaryAnalysis
     public IReadOnlyList<CanaryWebhook>? Webhooks { get; init; }
     public IReadOnlyList<CanaryAlert>? Alerts { get; init; }
     public SessionAffinity? SessionAffinity { get; init; }
+
+    /// <summary>
+    /// Aviary extension: judge the canary against the primary statistically instead of with Flagger's fixed thresholds.
+    /// Absent, Flagger's behaviour is unchanged.
+    /// </summary>
+    public JudgeSpec? Judge { get; init; }
+}
+
+/// <summary><c>analysis.judge</c>: an anytime-valid comparison of the canary with the primary over the same traffic.</summary>
+public sealed record JudgeSpec
+{
+    [Required, AllowedValues("sequential")] public string Type { get; init; } = "";
+
+    /// <summary>Non-inferiority margin of the error rate, in percentage points; default 0.5.</summary>
+    public double? MaxErrorRateIncrease { get; init; }
+
+    /// <summary>Margin of the share of requests slower than <see cref="LatencyThreshold"/>, in percentage points (<c>10</c> or <c>10%</c>); default 10.</summary>
+    public IntOrStringValue? MaxLatencyIncrease { get; init; }
+
+    /// <summary>What counts as a slow request, a duration such as <c>500ms</c>; default: request-duration's max.</summary>
+    public string? LatencyThreshold { get; init; }
+
+    /// <summary>Bound on the chance of rolling back a canary that is not worse, over the whole rollout; default 0.01.</summary>
+    public double? FalseRollbackRate { get; init; }
+
+    /// <summary>Promote as soon as the canary is shown not worse than the primary; default false.</summary>
+    public bool? PromoteEarly { get; init; }
+
+    /// <summary>Fewest canary requests in a tick for the tick to count; default 10.</summary>
+    public int? MinRequests { get; init; }
 }
 
 /// <summary>An A/B testing match: headers, query parameters or source labels.</summary>

@@ -49,6 +49,9 @@ public sealed record CanaryStatus
     public string? PreviousSessionAffinityCookie { get; init; }
     public IReadOnlyList<CanaryCondition>? Conditions { get; init; }
 
+    /// <summary>Aviary extension: the statistical judge's evidence so far (with <c>analysis.judge</c>).</summary>
+    public Analysis.JudgeState? Judge { get; init; }
+
     public static CanaryStatus Empty { get; } = new();
 }
 

@@ -84,6 +84,9 @@ public sealed record CanaryPolicy
     public required bool Suspend { get; init; }
     public required bool RevertOnDeletion { get; init; }
 
+    /// <summary>The statistical judge (<c>analysis.judge</c>), or null for Flagger's threshold analysis.</summary>
+    public Analysis.JudgeSettings? Judge { get; init; }
+
     /// <summary><c>name.namespace</c>, as Flagger names a canary in events.</summary>
     public string Id => $"{Name}.{Namespace}";
 

@@ -23,7 +23,7 @@ public enum CheckResult
 }
 
 /// <summary>One check of one analysis tick, with its value: the analysis history.</summary>
-/// <param name="Kind"><c>metric</c> or <c>webhook</c>.</param>
+/// <param name="Kind"><c>metric</c>, <c>webhook</c> or <c>judge</c>.</param>
 /// <param name="Value">The measured value (percent, milliseconds, or the query's unit); the HTTP status for a webhook.</param>
 public sealed record AnalysisCheck(
     DateTimeOffset Time,
@@ -33,7 +33,11 @@ public sealed record AnalysisCheck(
     double? Min,
     double? Max,
     CheckResult Result,
-    string? Message);
+    string? Message)
+{
+    /// <summary>Named numbers behind the check (the judge's estimates per arm, bounds and evidence), for people and metrics.</summary>
+    public IReadOnlyDictionary<string, double>? Details { get; init; }
+}
 
 /// <summary>What one tick did: the new status, the events and checks it recorded, and the weights it left.</summary>
 public sealed record TickOutcome(
@@ -56,7 +60,8 @@ public sealed record SchedulerServices(
     Abstractions.IMetricProvider Metrics,
     Abstractions.IWebhookClient Webhooks,
     Abstractions.INotifier Notifier,
-    TimeProvider Time);
+    TimeProvider Time,
+    Abstractions.IArmCounters? Arms = null);
 
 /// <summary>Canary weight stepping, Flagger's rules with the overshoot fixed.</summary>
 public static class WeightPlan

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Aviary.Core.Abstractions;
+using Aviary.Core.Analysis;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
 using Aviary.Core.Primitives;
@@ -215,6 +216,13 @@ public sealed class CanaryScheduler(SchedulerServices services)
 
             var first = _routes.Value.Canary == 0 && _status.Iterations == 0 && !(p.Mirror && _routes.Value.Mirrored);
             var verdict = first ? await PreRolloutAsync() : await AnalyseAsync();
+            if (verdict == Verdict.Reject) return;
+            if (first && verdict == Verdict.Pass && p.Judge is { } judge && s.Arms is not null)
+            {
+                // The judge's baseline: it weighs only what the canary answers from its first step on.
+                var baseline = await s.Arms.ReadAsync(p, judge.LatencyThresholdMs, ct);
+                if (baseline.Succeeded) _status = _status with { Judge = new JudgeState { Revision = _status.LastAppliedSpec, Last = baseline.Value } };
+            }
             if (Action is { Kind: ManualActionKind.Promote } promote && verdict != Verdict.Pass)
                 await RefuseAsync(promote, verdict == Verdict.Fail
                     ? $"the current analysis of {p.Id} failed, not promoting"
@@ -226,6 +234,14 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 return;
             }
             if (verdict == Verdict.Hold) return;
+
+            if (_judgeDecision == JudgeDecision.NonInferior && p.Judge is { PromoteEarly: true } && Action is null)
+            {
+                await InfoAsync($"Promoting {p.Id} early: the judge shows the canary not worse than the primary");
+                if (!await PromotionApprovedAsync(p.Iterations)) return;
+                await PromoteAsync();
+                return;
+            }
 
             if (Action is { Kind: ManualActionKind.Promote } now)
             {
@@ -303,6 +319,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 Iterations = 0,
                 LastAppliedSpec = workload.Revision,
                 TrackedConfigs = workload.TrackedConfigs,
+                Judge = null,
             };
         }
 
@@ -333,6 +350,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 Iterations = 0,
                 LastAppliedSpec = workload.Revision,
                 TrackedConfigs = workload.TrackedConfigs,
+                Judge = null,
             };
         }
 
@@ -343,6 +361,72 @@ public sealed class CanaryScheduler(SchedulerServices services)
             Pass,
             Fail,
             Hold,
+
+            /// <summary>The judge showed the canary worse than the primary: roll back now (already done).</summary>
+            Reject,
+        }
+
+        private JudgeDecision? _judgeDecision;
+
+        /// <summary>Reads both arms' counters and lets the judge weigh what came since the last tick.</summary>
+        private async Task<Verdict> JudgeArmsAsync(JudgeSettings judge)
+        {
+            if (s.Arms is null)
+            {
+                await WarnAsync($"Halt {p.Id} advancement: the {judge.Type} judge needs request counts of the primary and the canary, which this runtime cannot read");
+                return Verdict.Fail;
+            }
+            var read = await s.Arms.ReadAsync(p, judge.LatencyThresholdMs, ct);
+            if (!read.Succeeded)
+            {
+                await WarnAsync($"Halt {p.Id} advancement: the judge cannot read request counts: {read.Error}");
+                return Verdict.Fail;
+            }
+            var counts = read.Value!;
+            var state = _status.Judge is { } st && st.Revision == _status.LastAppliedSpec ? st : null;
+            if (state?.Last is not { } last)
+            {
+                // The first reading of an analysis is the baseline: what came before belongs to no canary.
+                _status = _status with { Judge = new JudgeState { Revision = _status.LastAppliedSpec, Last = counts } };
+                await InfoAsync($"Halt {p.Id} advancement: the judge starts counting now");
+                return Verdict.Hold;
+            }
+            var primary = counts.Primary - last.Primary;
+            var canary = counts.Canary - last.Canary;
+            // A counter that went down was reset (its source restarted): everything it holds is new.
+            if (primary.Requests < 0 || primary.Errors < 0 || primary.Slow < 0) primary = counts.Primary;
+            if (canary.Requests < 0 || canary.Errors < 0 || canary.Slow < 0) canary = counts.Canary;
+            var result = Judges.For(judge.Type)!.Evaluate(judge, state, new ArmCounts(primary, canary));
+            _status = _status with { Judge = result.State with { Revision = _status.LastAppliedSpec, Last = counts } };
+            _judgeDecision = result.Decision;
+            foreach (var m in result.Metrics)
+            {
+                var check = new AnalysisCheck(Now, "judge", m.Metric, m.CanaryRate, null, null,
+                    m.Decision switch { JudgeDecision.Reject => CheckResult.Fail, JudgeDecision.Inconclusive => CheckResult.NoData, _ => CheckResult.Pass },
+                    m.Explanation)
+                {
+                    Details = new Dictionary<string, double>
+                    {
+                        ["primaryRate"] = m.PrimaryRate, ["canaryRate"] = m.CanaryRate, ["lower"] = m.Lower, ["upper"] = m.Upper,
+                        ["evidence"] = m.Evidence, ["rejectAt"] = m.RejectAt, ["margin"] = m.Margin,
+                        ["primaryRequests"] = m.PrimaryRequests, ["canaryRequests"] = m.CanaryRequests,
+                    },
+                };
+                _checks.Add(check);
+                if (check.Result != CheckResult.Pass) _failing ??= check;
+            }
+            switch (result.Decision)
+            {
+                case JudgeDecision.Reject:
+                    var why = result.Metrics.First(m => m.Decision == JudgeDecision.Reject);
+                    await RollbackAsync(Rollback.Judge, why.Explanation);
+                    return Verdict.Reject;
+                case JudgeDecision.Inconclusive:
+                    await InfoAsync($"Halt {p.Id} advancement: too little data for the judge ({canary.Requests:0} canary requests this tick, {judge.MinRequests} needed)");
+                    return Verdict.Hold;
+                default:
+                    return Verdict.Pass;
+            }
         }
 
         private async Task<Verdict> PreRolloutAsync()
@@ -374,8 +458,15 @@ public sealed class CanaryScheduler(SchedulerServices services)
             }
 
             var verdict = Verdict.Pass;
+            if (p.Judge is { } judge)
+            {
+                verdict = await JudgeArmsAsync(judge);
+                if (verdict == Verdict.Reject) return verdict;
+            }
             foreach (var metric in p.Metrics)
             {
+                // With a judge, the built-in metrics are compared with the primary instead of fixed thresholds.
+                if (p.Judge is not null && metric.IsBuiltin) continue;
                 var sample = await s.Metrics.QueryAsync(p, metric, ct);
                 var result = await JudgeAsync(metric, sample);
                 if (result == Verdict.Fail) verdict = Verdict.Fail;
@@ -633,6 +724,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
             Deadline,
             Webhook,
             Manual,
+            Judge,
         }
 
         private async Task RollbackAsync(Rollback reason, string detail)
@@ -651,6 +743,10 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 case Rollback.Webhook:
                     await WarnAsync($"Rolling back {p.Id} manual webhook invoked");
                     await AlertAsync("Rolling back manual webhook invoked", AlertSeverity.Warn);
+                    break;
+                case Rollback.Judge:
+                    await WarnAsync($"Rolling back {p.Id} the judge found the canary worse than the primary: {detail}");
+                    await AlertAsync($"Rolling back: the canary is worse than the primary: {detail}", AlertSeverity.Error);
                     break;
                 case Rollback.Manual:
                     await WarnAsync($"Rolling back {p.Id} abort requested by {detail}");

@@ -85,12 +85,13 @@ public static partial class CanaryValidator
             SkipAnalysis = spec.SkipAnalysis ?? false,
             Suspend = spec.Suspend ?? false,
             RevertOnDeletion = spec.RevertOnDeletion ?? false,
+            Judge = a.Judge,
         };
     }
 
     private sealed record ResolvedAnalysis(
         TimeSpan Interval, int Threshold, IReadOnlyList<MetricCheck> Metrics, IReadOnlyList<WebhookCheck> Webhooks,
-        IReadOnlyList<AlertRoute> Alerts);
+        IReadOnlyList<AlertRoute> Alerts, Analysis.JudgeSettings? Judge);
 
     private static ResolvedAnalysis ValidateAnalysis(CanaryAnalysis a, bool missing, DiagnosticBag bag)
     {
@@ -166,7 +167,43 @@ public static partial class CanaryValidator
         if (a.SessionAffinity is { } sa && sa.MaxAge is { } maxAge && (maxAge < 0 || maxAge != Math.Floor(maxAge)))
             bag.Error($"{p}.sessionAffinity.maxAge", $"must be a whole number of seconds, 0 or more (got {Format(maxAge)})");
 
-        return new ResolvedAnalysis(interval, threshold, Metrics(a, bag), Webhooks(a, bag), Alerts(a));
+        var metrics = Metrics(a, bag);
+        return new ResolvedAnalysis(interval, threshold, metrics, Webhooks(a, bag), Alerts(a), Judge(a.Judge, metrics, bag));
+    }
+
+    private static Analysis.JudgeSettings? Judge(JudgeSpec? j, List<MetricCheck> metrics, DiagnosticBag bag)
+    {
+        if (j is null) return null;
+        const string p = "spec.analysis.judge";
+        var errorMargin = j.MaxErrorRateIncrease ?? 0.5;
+        if (errorMargin is <= 0 or >= 100 || !double.IsFinite(errorMargin))
+            bag.Error($"{p}.maxErrorRateIncrease", $"must be a number of percentage points between 0 and 100 (got {Format(errorMargin)})");
+        var latencyMargin = 10.0;
+        if (j.MaxLatencyIncrease is { } m)
+        {
+            var text = m.IsInt ? m.IntValue!.Value.ToString(CultureInfo.InvariantCulture) : m.StringValue!.TrimEnd('%');
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out latencyMargin) || latencyMargin is <= 0 or >= 100)
+                bag.Error($"{p}.maxLatencyIncrease", $"must be percentage points between 0 and 100, such as 10 or 10% (got '{m}')");
+        }
+        var duration = metrics.FirstOrDefault(x => x.IsBuiltin && x.Name == MetricCheck.RequestDuration);
+        var thresholdMs = duration?.Max ?? 500;
+        if (j.LatencyThreshold is { } lt)
+        {
+            if (GoDuration.TryParse(lt, out var span) && span > TimeSpan.Zero) thresholdMs = span.TotalMilliseconds;
+            else bag.Error($"{p}.latencyThreshold", $"'{lt}' is not a duration such as 500ms or 1s");
+        }
+        var alpha = j.FalseRollbackRate ?? 0.01;
+        if (alpha is <= 0 or > 0.5 || !double.IsFinite(alpha))
+            bag.Error($"{p}.falseRollbackRate", $"must be a probability above 0 and at most 0.5 (got {Format(alpha)})");
+        if (j.MinRequests is < 1) bag.Error($"{p}.minRequests", $"must be at least 1 (got {j.MinRequests})");
+        var judgeErrors = metrics.Any(x => x.IsBuiltin && x.Name == MetricCheck.RequestSuccessRate);
+        var judgeLatency = duration is not null;
+        if (!judgeErrors && !judgeLatency)
+            bag.Warning(p, "has nothing to judge: add request-success-rate or request-duration to the metrics");
+        if (Analysis.Judges.For(j.Type) is null)
+            bag.Error($"{p}.type", $"'{j.Type}' is not a judge Aviary has (one of {string.Join(", ", Analysis.Judges.Types)})");
+        return new Analysis.JudgeSettings(j.Type, errorMargin, latencyMargin, thresholdMs, alpha, j.PromoteEarly ?? false, j.MinRequests ?? 10,
+            judgeErrors, judgeLatency);
     }
 
     private static List<MetricCheck> Metrics(CanaryAnalysis a, DiagnosticBag bag)

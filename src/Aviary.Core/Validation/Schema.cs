@@ -39,7 +39,8 @@ public abstract record TypeSchema
             if (def == typeof(IReadOnlyDictionary<,>) || def == typeof(Dictionary<,>) || def == typeof(IDictionary<,>))
                 return new MapSchema(args[1]);
         }
-        if (underlying.IsClass) return new ObjectSchema(underlying);
+        // Records, and record structs such as counts kept in the status.
+        if (underlying.IsClass || (underlying.IsValueType && !underlying.IsPrimitive && !underlying.IsEnum)) return new ObjectSchema(underlying);
         throw new NotSupportedException($"no schema for {type}");
     }
 }

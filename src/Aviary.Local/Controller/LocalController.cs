@@ -328,7 +328,9 @@ public sealed partial class LocalController : IAsyncDisposable
         var (inner, registry) = RouterFor(policy);
         var workload = new LocalWorkload(policy, Target, registry, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
         var router = new PersistentRouter(inner, Store);
-        var services = new SchedulerServices(workload, router, _metrics, _webhooks, _notifier, _time);
+        // The statistical judge reads both arms from the built-in router's own counters (HAProxy: not yet).
+        var arms = policy.Provider == "haproxy" ? null : new BuiltinArmCounters(Router);
+        var services = new SchedulerServices(workload, router, _metrics, _webhooks, _notifier, _time, arms);
         return new CanaryRunner(policy, workload, router, services, Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
     }
 

@@ -12,7 +12,11 @@ public sealed record CanaryRecord(string Key, string Namespace, string Name, Can
 
 public sealed record StoredEvent(long Id, string Canary, DateTimeOffset Time, EventType Type, string Reason, string Message);
 
-public sealed record StoredCheck(long Id, string Canary, DateTimeOffset Time, string Kind, string Name, double? Value, double? Min, double? Max, CheckResult Result, string? Message);
+public sealed record StoredCheck(long Id, string Canary, DateTimeOffset Time, string Kind, string Name, double? Value, double? Min, double? Max, CheckResult Result, string? Message)
+{
+    /// <summary>The numbers behind the check (the judge's estimates, bounds and evidence), if any.</summary>
+    public IReadOnlyDictionary<string, double>? Details { get; init; }
+}
 
 /// <summary>An instance Aviary started: enough to find it again after a crash (pid plus its kernel start time).</summary>
 public sealed record InstanceRecord(string Id, string Canary, string Role, string Revision, int Pid, long StartTicks, int Port, string LogPath);
@@ -74,6 +78,9 @@ public sealed class StateStore
               id TEXT PRIMARY KEY, canary TEXT NOT NULL, role TEXT NOT NULL, revision TEXT NOT NULL, pid INTEGER NOT NULL,
               start_ticks INTEGER NOT NULL, port INTEGER NOT NULL, log TEXT NOT NULL);
             """);
+        // Columns added after the first release of the schema.
+        if (Scalar(c, "SELECT COUNT(*) FROM pragma_table_info('checks') WHERE name='details'") is 0L)
+            Exec(c, "ALTER TABLE checks ADD COLUMN details TEXT");
         return store;
     }
 
@@ -112,9 +119,10 @@ public sealed class StateStore
             Exec(c, tx, "DELETE FROM actions WHERE canary=$c AND requested_at=$t", ("$c", key), ("$t", decided.Action.RequestedAt.ToUnixTimeMilliseconds()));
         foreach (var check in outcome.Checks)
         {
-            Exec(c, tx, "INSERT INTO checks(canary, time, kind, name, value, min, max, result, message) VALUES($c,$t,$k,$n,$v,$lo,$hi,$r,$m)",
+            Exec(c, tx, "INSERT INTO checks(canary, time, kind, name, value, min, max, result, message, details) VALUES($c,$t,$k,$n,$v,$lo,$hi,$r,$m,$d)",
                 ("$c", key), ("$t", check.Time.ToUnixTimeMilliseconds()), ("$k", check.Kind), ("$n", check.Name),
-                ("$v", Finite(check.Value)), ("$lo", check.Min), ("$hi", check.Max), ("$r", check.Result.ToString()), ("$m", check.Message));
+                ("$v", Finite(check.Value)), ("$lo", check.Min), ("$hi", check.Max), ("$r", check.Result.ToString()), ("$m", check.Message),
+                ("$d", check.Details is null ? null : JsonSerializer.Serialize(check.Details.Where(kv => double.IsFinite(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value))));
         }
         tx.Commit();
     }
@@ -178,7 +186,7 @@ public sealed class StateStore
     {
         using var c = Connect();
         using var cmd = Command(c, null,
-            "SELECT id, canary, time, kind, name, value, min, max, result, message FROM checks WHERE canary=$c ORDER BY id DESC LIMIT $l",
+            "SELECT id, canary, time, kind, name, value, min, max, result, message, details FROM checks WHERE canary=$c ORDER BY id DESC LIMIT $l",
             ("$c", canary), ("$l", limit));
         using var r = cmd.ExecuteReader();
         var list = new List<StoredCheck>();
@@ -186,7 +194,10 @@ public sealed class StateStore
         {
             list.Add(new StoredCheck(r.GetInt64(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetString(3),
                 r.GetString(4), r.IsDBNull(5) ? null : r.GetDouble(5), r.IsDBNull(6) ? null : r.GetDouble(6), r.IsDBNull(7) ? null : r.GetDouble(7),
-                Enum.Parse<CheckResult>(r.GetString(8)), r.IsDBNull(9) ? null : r.GetString(9)));
+                Enum.Parse<CheckResult>(r.GetString(8)), r.IsDBNull(9) ? null : r.GetString(9))
+            {
+                Details = r.IsDBNull(10) ? null : JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(10)),
+            });
         }
         list.Reverse();
         return list;

@@ -67,6 +67,9 @@ public interface IProxyRouter : IBackendRegistry, IAsyncDisposable
     /// <summary>Traffic of one backend over the last <paramref name="window"/>, for the built-in metrics.</summary>
     TrafficWindow GetTraffic(string service, BackendRole role, TimeSpan window);
 
+    /// <summary>Everything one backend has answered since the service started listening (cumulative, like a counter).</summary>
+    TrafficWindow GetTotals(string service, BackendRole role);
+
     /// <summary>Writes every counter and histogram in Prometheus text exposition format 0.0.4.</summary>
     void WriteMetrics(TextWriter writer);
 }

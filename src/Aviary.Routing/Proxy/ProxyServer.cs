@@ -171,6 +171,16 @@ public sealed class ProxyServer : IProxyRouter
         return proxy.MetricsOf(role).Window(seconds, _runtime.UnixSecond());
     }
 
+    public TrafficWindow GetTotals(string service, BackendRole role)
+    {
+        if (!_services.TryGetValue(service, out var proxy))
+            return new TrafficWindow(0, 0, LatencyBuckets.UpperBoundsMs, new long[LatencyBuckets.Count]);
+        var metrics = proxy.MetricsOf(role);
+        var classes = metrics.ClassCounts();
+        var (buckets, _) = metrics.Histogram();
+        return new TrafficWindow(classes.Sum(), classes[4], LatencyBuckets.UpperBoundsMs, buckets);
+    }
+
     /// <summary>The longest window <see cref="GetTraffic"/> answers for (a little over 15 minutes).</summary>
     public static TimeSpan MaxTrafficWindow { get; } = TimeSpan.FromSeconds(BackendMetrics.HistorySeconds - 1);
 
