@@ -32,6 +32,15 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# One build at a time (test processes may start side by side): wait for the lock, then look again.
+mkdir -p "$cache_dir"
+exec 9>"$cache_dir/.build.lock"
+flock 9
+if [ -x "$binary" ] && "$binary" --version 2>/dev/null | grep -q "v$version"; then
+  echo "$binary"
+  exit 0
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -48,7 +57,6 @@ if [ ! -f "$reflect2/reflect2.go" ]; then
 fi
 [ -f "$reflect2/reflect2.go" ] || { log "$reflect2 is missing (golang-github-modern-go-reflect2-dev)"; exit 1; }
 
-mkdir -p "$cache_dir"
 build="${AVIARY_KUBE_BUILD_DIR:-$cache_dir/build}"
 cleanup() {
   if [ "${AVIARY_KUBE_KEEP_BUILD:-0}" != 1 ]; then

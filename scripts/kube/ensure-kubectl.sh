@@ -26,6 +26,13 @@ if [ "$(id -u)" -ne 0 ]; then
   log "need root to install kubernetes-client"
   exit 1
 fi
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+if is_ours "$dir/usr/bin/kubectl"; then
+  echo "$dir/usr/bin/kubectl"
+  exit 0
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 if [ -e /usr/bin/kubectl ] || [ -L /usr/bin/kubectl ]; then
