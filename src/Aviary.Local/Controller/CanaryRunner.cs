@@ -1,3 +1,4 @@
+using Aviary.Core.Primitives;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;

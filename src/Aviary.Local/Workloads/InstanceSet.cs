@@ -1,3 +1,4 @@
+using Aviary.Core.Primitives;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Sockets;
@@ -49,7 +50,7 @@ public sealed partial class InstanceSet : IAsyncDisposable
     private readonly List<Instance> _instances = [];
     private readonly ConcurrentDictionary<string, Task> _stopping = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly Controller.Wakeup _wake;
+    private readonly Wakeup _wake;
     private InstanceSetSpec? _spec;
     private DateTimeOffset _waitingSince;
     private bool _wasReady;
@@ -71,7 +72,7 @@ public sealed partial class InstanceSet : IAsyncDisposable
         _probe = probe;
         _drainTimeout = drainTimeout;
         _waitingSince = time.GetUtcNow();
-        _wake = new Controller.Wakeup(time);
+        _wake = new Wakeup(time);
     }
 
     public string Role => _role == BackendRole.Primary ? "primary" : "canary";

@@ -1,4 +1,4 @@
-namespace Aviary.Local.Controller;
+namespace Aviary.Core.Primitives;
 
 /// <summary>A delay on the injected clock that can be cut short: <see cref="Wake"/> ends the current (or next) wait.</summary>
 public sealed class Wakeup(TimeProvider time)
