@@ -17,5 +17,6 @@ internal static class Verbs
         yield return Demo.DemoCommand.Create(io, time);
         foreach (var control in Control.ControlCommands.Create(io)) yield return control;
         yield return LoadTester.LoadTesterCommand.Create(io, time);
+        yield return Operator.OperatorCommand.Create(io, time);
     }
 }

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using Aviary.Kubernetes.Operator;
+using Microsoft.Extensions.Logging;
+
+namespace Aviary.Cli.Commands.Operator;
+
+/// <summary><c>aviary operator</c>: the Kubernetes operator, in a cluster or out of it with a kubeconfig.</summary>
+internal static class OperatorCommand
+{
+    public static Command Create(CliIO io, TimeProvider time)
+    {
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Kubeconfig to use out of cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)." };
+        var context = new Option<string?>("--context") { Description = "Kubeconfig context (default: the current one)." };
+        var ns = new Option<string?>("--namespace", "-n") { Description = "Run the canaries of this namespace only (default: all namespaces)." };
+        var listen = new Option<string>("--listen") { Description = "Address of /healthz, /readyz, /metrics and the action API.", DefaultValueFactory = _ => "0.0.0.0:8080" };
+        var noElection = new Option<bool>("--no-leader-election") { Description = "Act without a leader Lease (a single replica)." };
+        var leaseNs = new Option<string>("--leader-election-namespace") { Description = "Namespace of the leader Lease.", DefaultValueFactory = _ => "aviary" };
+        var leaseName = new Option<string>("--lease-name") { Description = "Name of the leader Lease.", DefaultValueFactory = _ => "aviary-leader" };
+        var identity = new Option<string?>("--identity") { Description = "This replica's identity in the Lease (default: $POD_NAME, else host and pid)." };
+        var metricsServer = new Option<Uri?>("--metrics-server") { Description = "Prometheus for canaries without spec.metricsServer." };
+        var tokenFile = new Option<string?>("--api-token-file") { Description = "Serve the action API (promote, abort, …) to callers with this token." };
+        var command = new Command("operator", """
+            Run the Kubernetes operator: watch Canary, MetricTemplate and AlertProvider (flagger.app/v1beta1), run the same
+            scheduler as the local runtime against Deployments/DaemonSets and the mesh's routing objects, write status
+            through the status subresource, record Events. Only the holder of the leader Lease acts. Manual actions are the
+            annotation aviary.dev/action: promote|abort|retry|pause|resume on the Canary.
+
+            Example:
+              aviary operator --kubeconfig ~/.kube/config --metrics-server http://prometheus.istio-system:9090
+            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, tokenFile };
+        command.SetAction(async (parse, ct) =>
+        {
+            var id = parse.GetValue(identity) ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+            var options = new OperatorOptions
+            {
+                Kubeconfig = parse.GetValue(kubeconfig),
+                Context = parse.GetValue(context),
+                Namespace = parse.GetValue(ns),
+                Listen = parse.GetValue(listen)!,
+                LeaderElection = parse.GetValue(noElection) ? null : new LeaderElectionOptions
+                {
+                    Namespace = parse.GetValue(leaseNs)!,
+                    LeaseName = parse.GetValue(leaseName)!,
+                    Identity = id,
+                },
+                MetricsServer = parse.GetValue(metricsServer),
+                ApiTokenFile = parse.GetValue(tokenFile),
+            };
+            using var loggers = LoggerFactory.Create(b => b.AddJsonConsole().SetMinimumLevel(LogLevel.Information));
+            try
+            {
+                await using var host = new OperatorHost(options, time, loggers);
+                await host.RunAsync(ct);
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException)
+            {
+                await io.Error.WriteLineAsync($"aviary operator: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,218 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Aviary.Core.Observability;
+using Aviary.Core.Scheduling;
+using Aviary.Kubernetes.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Aviary.Kubernetes.Operator;
+
+/// <summary>Settings of <c>aviary operator</c>, with their defaults.</summary>
+public sealed record OperatorOptions
+{
+    /// <summary>A kubeconfig to use (out of cluster); null: in-cluster when run in a pod, else $KUBECONFIG or ~/.kube/config.</summary>
+    public string? Kubeconfig { get; init; }
+
+    public string? Context { get; init; }
+
+    /// <summary>The namespace whose canaries to run; null for all namespaces.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>Address of /healthz, /readyz, /metrics and the action API. Default 0.0.0.0:8080 (a pod's port).</summary>
+    public string Listen { get; init; } = "0.0.0.0:8080";
+
+    /// <summary>Leader election (null: this replica always acts, e.g. a single replica out of cluster).</summary>
+    public LeaderElectionOptions? LeaderElection { get; init; }
+
+    /// <summary>Prometheus for canaries without spec.metricsServer.</summary>
+    public Uri? MetricsServer { get; init; }
+
+    /// <summary>A file with the token the HTTP action API requires; null disables that API (the annotation still works).</summary>
+    public string? ApiTokenFile { get; init; }
+
+    public KubeClientOptions? Client { get; init; }
+}
+
+/// <summary>
+/// The Kubernetes operator: a REST client, leader election, the canary controller, and an HTTP endpoint with health,
+/// Flagger-compatible /metrics and (with a token) the manual actions, which it turns into the Canary annotation.
+/// </summary>
+public sealed partial class OperatorHost : IAsyncDisposable
+{
+    private readonly OperatorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _tasks = [];
+    private readonly KubeRuntime _runtime;
+    private WebApplication? _app;
+    private volatile bool _watching;
+
+    public OperatorHost(OperatorOptions options, TimeProvider time, ILoggerFactory loggers)
+    {
+        _options = options;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("Aviary.Operator");
+        var config = options.Kubeconfig is null ? KubeClientConfig.Default(null, options.Context) : KubeClientConfig.FromKubeconfig(options.Kubeconfig, options.Context);
+        Client = new KubeClient(config, options.Client, time, loggers);
+        Metrics = new CanaryMetrics(Version, "kubernetes", time);
+        Elector = options.LeaderElection is { } le ? new LeaderElector(Client, le, time, loggers.CreateLogger("Aviary.LeaderElection")) : null;
+        _runtime = new KubeRuntime(Client, options.MetricsServer, time, loggers);
+        Controller = new CanaryController(Client, _runtime.ServicesFor, new KubeEventRecorder(Client, loggers.CreateLogger("Aviary.Events")),
+            Metrics, () => Elector?.IsLeader ?? true, time, loggers.CreateLogger("Aviary.Canaries"), options.Namespace);
+    }
+
+    public static string Version { get; } = typeof(OperatorHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public KubeClient Client { get; }
+
+    public CanaryMetrics Metrics { get; }
+
+    public LeaderElector? Elector { get; }
+
+    public CanaryController Controller { get; }
+
+    public Uri? Url { get; private set; }
+
+    public bool IsLeader => Elector?.IsLeader ?? true;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await StartHttpAsync(cancellationToken);
+        if (Elector is not null) _tasks.Add(Task.Run(() => Elector.RunAsync(_stop.Token), CancellationToken.None));
+        _tasks.Add(Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                try
+                {
+                    _watching = true;
+                    await Controller.RunAsync(_stop.Token);
+                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    _watching = false;
+                    LogWatchFailed(_logger, e);
+                    await Task.Delay(TimeSpan.FromSeconds(2), _time, CancellationToken.None);
+                }
+            }
+        }, CancellationToken.None));
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        await StartAsync(cancellationToken);
+        await Task.Delay(Timeout.InfiniteTimeSpan, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await StopAsync();
+    }
+
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_tasks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+
+    private async Task StartHttpAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
+        var (host, port) = ParseListen(_options.Listen);
+        builder.WebHost.UseKestrel(k => k.Listen(host, port));
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", () => _watching ? Results.Text("ok\n") : Results.Text("not watching yet\n", statusCode: 503));
+        app.MapGet("/metrics", () =>
+        {
+            var w = new PrometheusWriter();
+            Metrics.Write(w);
+            w.Family("aviary_leader", "gauge", "1 when this replica is the leader and acts.");
+            w.Sample("aviary_leader", IsLeader ? 1 : 0);
+            return Results.Text(w.ToString(), "text/plain; version=0.0.4; charset=utf-8");
+        });
+        if (_options.ApiTokenFile is { } tokenFile)
+        {
+            var token = (await File.ReadAllTextAsync(tokenFile, cancellationToken)).Trim();
+            app.MapPost("/api/v1/canaries/{ns}/{name}/actions/{action}", async (string ns, string name, string action, HttpContext context) =>
+            {
+                if (!Authorized(context, token)) return Results.Json(new { error = "missing or wrong token" }, statusCode: 401);
+                if (!ManualAction.TryParse(action, out var kind))
+                    return Results.Json(new { error = $"unknown action '{action}': use promote, abort, retry, pause or resume" }, statusCode: 400);
+                var who = context.Request.Headers["X-Aviary-Requested-By"].ToString();
+                var patch = KubePatch.Merge(new JsonObject
+                {
+                    ["metadata"] = new JsonObject
+                    {
+                        ["annotations"] = new JsonObject
+                        {
+                            [CanaryController.ActionAnnotation] = kind.ToString().ToLowerInvariant(),
+                            [CanaryController.ActionByAnnotation] = who.Length is > 0 and <= 200 ? $"{who} via the API" : "the operator API",
+                        },
+                    },
+                });
+                var result = await Client.Resource(KubeResources.Canaries).PatchAsync(ns, name, patch, context.RequestAborted);
+                return result.Succeeded ? Results.Json(new { canary = $"{name}.{ns}", action = kind.ToString().ToLowerInvariant() }, statusCode: 202)
+                    : Results.Json(new { error = result.Error!.ToString() }, statusCode: result.IsNotFound ? 404 : 502);
+            });
+        }
+        await app.StartAsync(cancellationToken);
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Url = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+        _app = app;
+    }
+
+    private static bool Authorized(HttpContext context, string token)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.Ordinal) &&
+            CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[7..].Trim()), Encoding.UTF8.GetBytes(token));
+    }
+
+    private static (IPAddress, int) ParseListen(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(address[(colon + 1)..], out var port) || !IPAddress.TryParse(address[..colon].Trim('[', ']'), out var ip))
+            throw new ArgumentException($"'{address}' is not an address such as 0.0.0.0:8080");
+        return (ip, port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _runtime.Dispose();
+        Client.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>The process owns its signals; the HTTP endpoint must not stop on them by itself.</summary>
+    private sealed class SignalFreeLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Error, Message = "watching canaries failed; retrying")]
+    private static partial void LogWatchFailed(ILogger logger, Exception exception);
+}
