@@ -1,12 +1,17 @@
 namespace Aviary.Kubernetes.Tests.Client;
 
 /// <summary>A clock that moves only when told to, with timers (so Task.Delay on it completes when time is advanced).</summary>
-internal sealed class ManualTime : TimeProvider
+internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
 {
     private readonly Lock _gate = new();
     private readonly List<ManualTimer> _timers = [];
-    private DateTimeOffset _now = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private DateTimeOffset _now = start;
     private long _ticks;
+
+    public ManualTime()
+        : this(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero))
+    {
+    }
 
     public override DateTimeOffset GetUtcNow()
     {
