@@ -22,10 +22,11 @@ public sealed class SchedulerHarness
     public List<TickOutcome> Outcomes { get; } = [];
 
     /// <param name="webhooks">A real webhook client to use instead of <see cref="Webhooks"/> (e.g. against a local receiver).</param>
-    public SchedulerHarness(string canaryYaml, IWebhookClient? webhooks = null)
+    /// <param name="arms">The per-arm counters a statistical judge reads (none by default, as in a runtime without them).</param>
+    public SchedulerHarness(string canaryYaml, IWebhookClient? webhooks = null, IArmCounters? arms = null)
     {
         Workload = new FakeWorkload(Clock);
-        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, Router, Metrics, webhooks ?? Webhooks, Notifier, Clock));
+        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, Router, Metrics, webhooks ?? Webhooks, Notifier, Clock, arms));
         Policy = Compile(canaryYaml);
     }
 

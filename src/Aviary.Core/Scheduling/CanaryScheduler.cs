@@ -422,7 +422,11 @@ public sealed class CanaryScheduler(SchedulerServices services)
                     await RollbackAsync(Rollback.Judge, why.Explanation);
                     return Verdict.Reject;
                 case JudgeDecision.Inconclusive:
-                    await InfoAsync($"Halt {p.Id} advancement: too little data for the judge ({canary.Requests:0} canary requests this tick, {judge.MinRequests} needed)");
+                    // The judge says why it holds: too few requests, or evidence leaning against the canary that needs more data.
+                    var held = result.Metrics.FirstOrDefault(m => m.Decision == JudgeDecision.Inconclusive);
+                    await InfoAsync(held is null
+                        ? $"Halt {p.Id} advancement: too little data for the judge ({canary.Requests:0} canary requests this tick, {judge.MinRequests} needed)"
+                        : $"Halt {p.Id} advancement: the judge holds: {held.Explanation}");
                     return Verdict.Hold;
                 default:
                     return Verdict.Pass;
