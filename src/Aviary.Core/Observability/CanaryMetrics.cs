@@ -44,7 +44,12 @@ public sealed class CanaryMetrics(string version, string meshProvider, TimeProvi
                 state.Analysis[check.Name] = value;
             }
             if (outcome.Events.Any(e => e.Message.StartsWith("New revision detected!", StringComparison.Ordinal)))
+            {
                 state.Started = outcome.Events.First(e => e.Message.StartsWith("New revision detected!", StringComparison.Ordinal)).Time;
+                state.Judge.Clear(); // the last analysis' evidence is about another revision
+            }
+            foreach (var check in outcome.Checks.Where(c => c.Kind == "judge" && c.Details is not null))
+                state.Judge[check.Name] = check.Details!;
 
             var finished = phase is CanaryPhase.Succeeded or CanaryPhase.Failed;
             if (finished && before != phase && (CanaryPhase.IsActive(before) || before == CanaryPhase.Initializing))
@@ -118,7 +123,48 @@ public sealed class CanaryMetrics(string version, string meshProvider, TimeProvi
             w.Family("aviary_canary_phase", "gauge", "1 for the phase each canary is in.");
             foreach (var c in canaries)
                 w.Sample("aviary_canary_phase", 1, ("name", c.Policy!.TargetName), ("namespace", c.Policy.Namespace), ("phase", c.Phase.Length == 0 ? "Initializing" : c.Phase));
+
+            WriteJudge(w, canaries);
         }
+    }
+
+    /// <summary>The statistical judge's last numbers per canary and metric, from the <c>judge</c> checks' details.</summary>
+    private static void WriteJudge(PrometheusWriter w, List<CanaryState> canaries)
+    {
+        var judged = canaries.Where(c => c.Judge.Count > 0).ToList();
+        if (judged.Count == 0) return; // no judge anywhere: no empty families
+        (string, string)[] Labels(CanaryState c, string metric, params (string, string)[] extra) =>
+            [("name", c.Policy!.TargetName), ("namespace", c.Policy.Namespace), ("metric", metric), .. extra];
+        void Gauge(string name, string help, string key, params (string Label, string Value)[] extra)
+        {
+            w.Family(name, "gauge", help);
+            foreach (var c in judged)
+                foreach (var (metric, details) in c.Judge.OrderBy(j => j.Key, StringComparer.Ordinal))
+                    if (details.TryGetValue(key, out var value)) w.Sample(name, value, Labels(c, metric, extra));
+        }
+        void PerArm(string name, string help, string primaryKey, string canaryKey)
+        {
+            w.Family(name, "gauge", help);
+            foreach (var c in judged)
+                foreach (var (metric, details) in c.Judge.OrderBy(j => j.Key, StringComparer.Ordinal))
+                {
+                    if (details.TryGetValue(primaryKey, out var p)) w.Sample(name, p, Labels(c, metric, ("arm", "primary")));
+                    if (details.TryGetValue(canaryKey, out var q)) w.Sample(name, q, Labels(c, metric, ("arm", "canary")));
+                }
+        }
+
+        Gauge("aviary_judge_evidence", "Evidence (an e-value) against \"the canary is not worse than the primary beyond the margin\"; the judge rolls back at aviary_judge_reject_at.", "evidence");
+        Gauge("aviary_judge_reject_at", "Evidence at which the judge rolls back: 1 / the metric's share of falseRollbackRate.", "rejectAt");
+        PerArm("aviary_judge_rate_percent", "Rate of errors (request-success-rate) or of requests slower than the latency threshold (request-duration) per arm over the analysis, percent.", "primaryRate", "canaryRate");
+        PerArm("aviary_judge_requests", "Requests per arm the judge has weighed in the current analysis.", "primaryRequests", "canaryRequests");
+        w.Family("aviary_judge_difference_bound_pp", "gauge", "Anytime-valid confidence bounds of canary minus primary rate, percentage points.");
+        foreach (var c in judged)
+            foreach (var (metric, details) in c.Judge.OrderBy(j => j.Key, StringComparer.Ordinal))
+            {
+                if (details.TryGetValue("lower", out var lower)) w.Sample("aviary_judge_difference_bound_pp", lower, Labels(c, metric, ("bound", "lower")));
+                if (details.TryGetValue("upper", out var upper)) w.Sample("aviary_judge_difference_bound_pp", upper, Labels(c, metric, ("bound", "upper")));
+            }
+        Gauge("aviary_judge_margin_pp", "Non-inferiority margin of the metric, percentage points.", "margin");
     }
 
     private static void Counter(PrometheusWriter w, string name, string help,
@@ -152,5 +198,8 @@ public sealed class CanaryMetrics(string version, string meshProvider, TimeProvi
         public (int Primary, int Canary) Weights { get; set; } = (100, 0);
         public Dictionary<string, double> Analysis { get; } = new(StringComparer.Ordinal);
         public DateTimeOffset? Started { get; set; }
+
+        /// <summary>Per metric, the details of the judge's last check.</summary>
+        public Dictionary<string, IReadOnlyDictionary<string, double>> Judge { get; } = new(StringComparer.Ordinal);
     }
 }
