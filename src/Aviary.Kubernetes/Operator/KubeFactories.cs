@@ -1,22 +1,68 @@
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
 using Aviary.Kubernetes.Client;
+using Aviary.Kubernetes.Routers;
+using Aviary.Kubernetes.Services;
+using Aviary.Kubernetes.Workloads;
+using Aviary.Routing;
 using Microsoft.Extensions.Logging;
 
 namespace Aviary.Kubernetes.Operator;
 
-/// <summary>The workload of a canary by its targetRef kind.</summary>
+/// <summary>The workload of a canary by its targetRef kind: Deployment or DaemonSet.</summary>
 public static class KubeWorkloads
 {
-    public static IWorkload For(KubeClient client, CanaryPolicy canary, TimeProvider time, ILoggerFactory loggers) =>
-        new Unsupported($"targetRef kind {canary.TargetKind} is not supported by the Kubernetes runtime yet");
+    public static IWorkload For(KubeClient client, CanaryPolicy canary, TimeProvider time, ILoggerFactory loggers) => canary.TargetKind switch
+    {
+        "Deployment" => new DeploymentWorkload(client, time, loggers.CreateLogger("Aviary.Kubernetes.Workloads")),
+        "DaemonSet" => new DaemonSetWorkload(client, time, loggers.CreateLogger("Aviary.Kubernetes.Workloads")),
+        _ => new Unsupported($"targetRef kind {canary.TargetKind} is not supported by the Kubernetes runtime (Deployment or DaemonSet)"),
+    };
 }
 
-/// <summary>The router of a canary by its provider.</summary>
+/// <summary>
+/// The router of a canary by its provider: for <c>kubernetes</c> the Services alone (<see cref="KubernetesServiceRouter"/>);
+/// for a mesh or ingress the Services first and then the provider's routing objects (<see cref="ServicesThenMesh"/>).
+/// </summary>
 public static class KubeRouters
 {
-    public static IRouter For(KubeClient client, CanaryPolicy canary, TimeProvider time, ILoggerFactory loggers) =>
-        new Unsupported($"provider '{canary.Provider}' is not supported by the Kubernetes runtime yet");
+    public static IRouter For(KubeClient client, CanaryPolicy canary, TimeProvider time, ILoggerFactory loggers, KubeRouterOptions? options = null)
+    {
+        var logger = loggers.CreateLogger("Aviary.Kubernetes.Routers");
+        if (canary.Provider == "kubernetes") return new KubernetesServiceRouter(client, logger);
+        var mesh = new KubeRouterFactory(client, options, loggers).Create(canary);
+        return mesh.Succeeded ? new ServicesThenMesh(new KubernetesServices(client, logger), mesh.Value!) : new Unsupported(mesh.Error!);
+    }
+}
+
+/// <summary>
+/// A mesh provider's router: the apex, <c>-primary</c> and <c>-canary</c> Services are reconciled before the routing
+/// objects that name them; weights live in the routing objects only. On deletion (<c>revertOnDeletion</c>) the
+/// routing objects send everything to the primary Service first, then the apex Service selects the target again.
+/// </summary>
+public sealed class ServicesThenMesh(KubernetesServices services, IKubeRouter mesh) : IRouter, IRouterCapabilities
+{
+    public bool SupportsMatch => mesh.SupportsMatch;
+
+    public bool SupportsMirror => mesh.SupportsMirror;
+
+    public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
+    {
+        var result = await services.ReconcileAsync(canary, cancellationToken).ConfigureAwait(false);
+        return result.Succeeded ? await mesh.ReconcileAsync(canary, cancellationToken).ConfigureAwait(false) : result;
+    }
+
+    public ValueTask<Outcome<RouteWeights>> GetRoutesAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
+        mesh.GetRoutesAsync(canary, cancellationToken);
+
+    public ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken) =>
+        mesh.SetRoutesAsync(canary, weights, cancellationToken);
+
+    public async ValueTask<Outcome> FinalizeAsync(CanaryPolicy canary, CancellationToken cancellationToken)
+    {
+        var result = await mesh.FinalizeAsync(canary, cancellationToken).ConfigureAwait(false);
+        return result.Succeeded ? await services.FinalizeAsync(canary, cancellationToken).ConfigureAwait(false) : result;
+    }
 }
 
 /// <summary>A workload or router that says clearly what is not supported, at every call.</summary>

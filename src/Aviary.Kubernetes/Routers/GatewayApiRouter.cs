@@ -1,0 +1,354 @@
+using System.Text.Json.Nodes;
+using Aviary.Core.Abstractions;
+using Aviary.Core.Model;
+using Aviary.Core.Policy;
+using Aviary.Kubernetes.Client;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Aviary.Kubernetes.Routers;
+
+/// <summary>The Gateway API version a <see cref="GatewayApiRouter"/> writes.</summary>
+public enum GatewayApiVersion
+{
+    /// <summary><c>gateway.networking.k8s.io/v1beta1</c> (provider <c>gatewayapi:v1beta1</c>).</summary>
+    V1Beta1,
+
+    /// <summary><c>gateway.networking.k8s.io/v1</c> (provider <c>gatewayapi:v1</c>); reads also check that the parents accepted the route.</summary>
+    V1,
+}
+
+/// <summary>
+/// Providers <c>gatewayapi:v1beta1</c> and <c>gatewayapi:v1</c>: one <c>HTTPRoute</c> named after the apex service,
+/// owned by the Canary, labelled and annotated with <c>service.apex</c>, as Flagger writes it:
+/// <list type="bullet">
+/// <item><c>parentRefs</c> = <c>service.gatewayRefs</c> (required), <c>hostnames</c> = <c>service.hosts</c>;</item>
+/// <item>one rule with <c>service.match</c> (default: path prefix <c>/</c>), the filters of <c>service.headers</c>,
+/// <c>service.rewrite</c> and <c>service.mirror</c>, <c>timeouts</c> from <c>service.timeout</c>/<c>backendTimeout</c>,
+/// and the backends <c>&lt;svc&gt;-primary</c> and <c>&lt;svc&gt;-canary</c> (kind Service, <c>service.port</c>) with
+/// the weights;</item>
+/// <item>A/B testing: that rule's matches are <c>analysis.match</c> (headers, query parameters) merged into each
+/// service match, followed by a default rule to the primary alone;</item>
+/// <item>mirroring: a <c>RequestMirror</c> filter to the canary service (with <c>percent</c> = <c>mirrorWeight</c>
+/// when it is below 100).</item>
+/// </list>
+/// Header and query matches by prefix or suffix are written as regular expressions; source labels and session
+/// affinity are answered with a failed <see cref="Outcome"/>.
+/// </summary>
+public sealed class GatewayApiRouter : IKubeRouter
+{
+    private readonly RoutedObjects _routes;
+    private readonly GatewayApiVersion _version;
+    private readonly ILogger _logger;
+
+    public GatewayApiRouter(KubeClient client, GatewayApiVersion version = GatewayApiVersion.V1Beta1, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        _version = version;
+        _logger = logger ?? NullLogger.Instance;
+        Provider = version == GatewayApiVersion.V1 ? "gatewayapi:v1" : "gatewayapi:v1beta1";
+        _routes = new RoutedObjects(client, KubeResources.HttpRoutes.WithVersion(version == GatewayApiVersion.V1 ? "v1" : "v1beta1"), _logger);
+    }
+
+    public string Provider { get; }
+
+    public bool SupportsMatch => true;
+
+    public bool SupportsMirror => true;
+
+    public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(canary);
+        var plan = Plan(canary);
+        if (plan.Error is not null) return Outcome.Fail(plan.Error);
+        return await _routes.ApplyAsync(canary.Namespace, canary.ServiceName, create: true, current =>
+        {
+            var weights = current is null ? RouteWeights.AllPrimary : RouterChecks.OrAllPrimary(ReadWeights(canary, current, checkParents: false));
+            if (weights.Mirrored && !canary.Mirror) weights = weights with { Mirrored = false };
+            return Desire(canary, plan, current, weights);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<Outcome<RouteWeights>> GetRoutesAsync(CanaryPolicy canary, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(canary);
+        var route = await _routes.RequireAsync(canary.Namespace, canary.ServiceName, cancellationToken).ConfigureAwait(false);
+        return route.Succeeded ? ReadWeights(canary, route.Value!, checkParents: _version == GatewayApiVersion.V1) : Outcome<RouteWeights>.Fail(route.Error!);
+    }
+
+    public async ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(canary);
+        var plan = Plan(canary);
+        if ((plan.Error ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
+        var result = await _routes.ApplyAsync(canary.Namespace, canary.ServiceName, create: false, current => Desire(canary, plan, current, weights),
+            cancellationToken).ConfigureAwait(false);
+        if (result.Succeeded) KubeRouterLog.Routed(_logger, _routes.Kind, canary.ServiceName, canary.Namespace, weights.ToString());
+        return result;
+    }
+
+    /// <summary>Routes everything to the primary (no mirroring); the route itself goes with the Canary (owner reference).</summary>
+    public ValueTask<Outcome> FinalizeAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
+        SetRoutesAsync(canary, RouteWeights.AllPrimary, cancellationToken);
+
+    private sealed record RoutePlan(JsonArray ServiceMatches, JsonArray? CanaryMatches, JsonArray Filters, JsonObject? Timeouts, string? Error)
+    {
+        public static RoutePlan Failed(string error) => new([], null, [], null, error);
+    }
+
+    private RoutePlan Plan(CanaryPolicy canary)
+    {
+        var service = canary.Manifest.Spec.Service;
+        if (service?.GatewayRefs is not { Count: > 0 })
+            return RoutePlan.Failed($"cannot route {canary.Id}: GatewayRefs must be specified when using Gateway API as a provider (service.gatewayRefs)");
+        if (canary.SessionAffinity is not null)
+            return RoutePlan.Failed($"cannot route {canary.Id}: session affinity (analysis.sessionAffinity) is not supported by the {Provider} router of the Kubernetes runtime");
+        if (canary.ServicePort is null) return RoutePlan.Failed($"cannot route {canary.Id}: service.port is required");
+
+        var serviceMatches = new JsonArray();
+        foreach (var m in service.Match ?? [])
+        {
+            var mapped = ServiceMatch(m);
+            if (mapped.Error is not null) return RoutePlan.Failed($"cannot route {canary.Id}: invalid request matching selectors: {mapped.Error}");
+            if (mapped.Value is { Count: > 0 } match) serviceMatches.Add(match);
+        }
+        if (serviceMatches.Count == 0) serviceMatches.Add(new JsonObject { ["path"] = new JsonObject { ["type"] = "PathPrefix", ["value"] = "/" } });
+
+        JsonArray? canaryMatches = null;
+        if (canary.Match.Count > 0)
+        {
+            canaryMatches = [];
+            foreach (var a in canary.Match)
+            {
+                var mapped = AnalysisMatch(a);
+                if (mapped.Error is not null) return RoutePlan.Failed($"cannot route {canary.Id}: {mapped.Error}");
+                foreach (var s in serviceMatches)
+                {
+                    var merged = (JsonObject)s!.DeepClone();
+                    if (mapped.Value!["headers"] is { } headers) merged["headers"] = headers.DeepClone();
+                    if (mapped.Value["queryParams"] is { } query) merged["queryParams"] = query.DeepClone();
+                    canaryMatches.Add(merged);
+                }
+            }
+        }
+
+        JsonObject? timeouts = null;
+        if (!string.IsNullOrEmpty(service.Timeout) || !string.IsNullOrEmpty(service.BackendTimeout))
+        {
+            timeouts = [];
+            if (!string.IsNullOrEmpty(service.Timeout)) timeouts["request"] = service.Timeout;
+            if (!string.IsNullOrEmpty(service.BackendTimeout)) timeouts["backendRequest"] = service.BackendTimeout;
+        }
+        return new RoutePlan(serviceMatches, canaryMatches, Filters(service), timeouts, null);
+    }
+
+    private JsonObject? Desire(CanaryPolicy canary, RoutePlan plan, JsonObject? current, RouteWeights weights)
+    {
+        var service = canary.Manifest.Spec.Service!;
+        string primary = canary.ServiceName + "-primary", canaryName = canary.ServiceName + "-canary";
+        var port = canary.ServicePort!.Value;
+
+        var filters = (JsonArray)plan.Filters.DeepClone();
+        if (weights.Mirrored)
+        {
+            var mirror = new JsonObject { ["backendRef"] = BackendReference(canaryName, port) };
+            if (canary.MirrorWeight is > 0 and < 100) mirror["percent"] = canary.MirrorWeight;
+            filters.Add(new JsonObject { ["type"] = "RequestMirror", ["requestMirror"] = mirror });
+        }
+        var weighted = Rule(plan.CanaryMatches ?? plan.ServiceMatches, filters, plan.Timeouts,
+            Backend(primary, port, weights.Primary), Backend(canaryName, port, weights.Canary));
+        var rules = new JsonArray(weighted);
+        if (plan.CanaryMatches is not null)
+            rules.Add(Rule(plan.ServiceMatches, plan.Filters, plan.Timeouts, Backend(primary, port, 100)));
+
+        var spec = new JsonObject { ["parentRefs"] = RoutingJson.Node(service.GatewayRefs) };
+        if (service.Hosts is { Count: > 0 } hosts) spec["hostnames"] = RoutingJson.Node(hosts);
+        spec["rules"] = rules;
+        var annotations = RoutingJson.Merge(service.Apex?.Annotations, RoutingJson.FluxOptOut);
+        return RoutingJson.Desire(_routes.Type, canary.ServiceName, canary, current, spec, service.Apex?.Labels, annotations);
+    }
+
+    private static JsonObject Rule(JsonArray matches, JsonArray filters, JsonObject? timeouts, params JsonObject[] backends)
+    {
+        var rule = new JsonObject { ["matches"] = matches.DeepClone() };
+        if (filters.Count > 0) rule["filters"] = filters.DeepClone();
+        rule["backendRefs"] = RoutingJson.Array(backends);
+        if (timeouts is not null) rule["timeouts"] = timeouts.DeepClone();
+        return rule;
+    }
+
+    private static JsonObject BackendReference(string name, int port) => new()
+    {
+        ["group"] = "",
+        ["kind"] = "Service",
+        ["name"] = name,
+        ["port"] = port,
+    };
+
+    private static JsonObject Backend(string name, int port, int weight)
+    {
+        var backend = BackendReference(name, port);
+        backend["weight"] = weight;
+        return backend;
+    }
+
+    private static JsonArray Filters(CanaryService service)
+    {
+        var filters = new JsonArray();
+        if (service.Headers?.Request is { } request)
+            filters.Add(new JsonObject { ["type"] = "RequestHeaderModifier", ["requestHeaderModifier"] = HeaderFilter(request) });
+        if (service.Headers?.Response is { } response)
+            filters.Add(new JsonObject { ["type"] = "ResponseHeaderModifier", ["responseHeaderModifier"] = HeaderFilter(response) });
+        if (service.Rewrite is { } rewrite)
+        {
+            var urlRewrite = new JsonObject();
+            if (!string.IsNullOrEmpty(rewrite.Authority)) urlRewrite["hostname"] = rewrite.Authority;
+            if (!string.IsNullOrEmpty(rewrite.Uri))
+            {
+                urlRewrite["path"] = rewrite.Type == "ReplacePrefixMatch"
+                    ? new JsonObject { ["type"] = "ReplacePrefixMatch", ["replacePrefixMatch"] = rewrite.Uri }
+                    : new JsonObject { ["type"] = "ReplaceFullPath", ["replaceFullPath"] = rewrite.Uri };
+            }
+            filters.Add(new JsonObject { ["type"] = "URLRewrite", ["urlRewrite"] = urlRewrite });
+        }
+        foreach (var mirror in service.Mirror ?? [])
+            filters.Add(new JsonObject { ["type"] = "RequestMirror", ["requestMirror"] = RoutingJson.Node(mirror) });
+        return filters;
+    }
+
+    private static JsonObject HeaderFilter(HeaderOperations operations)
+    {
+        static JsonArray Headers(IReadOnlyDictionary<string, string> values) => RoutingJson.Array(values
+            .OrderBy(h => h.Key, StringComparer.Ordinal).ThenBy(h => h.Value, StringComparer.Ordinal)
+            .Select(h => (JsonNode)new JsonObject { ["name"] = h.Key, ["value"] = h.Value }));
+        var filter = new JsonObject();
+        if (operations.Add is { Count: > 0 } add) filter["add"] = Headers(add);
+        if (operations.Set is { Count: > 0 } set) filter["set"] = Headers(set);
+        if (operations.Remove is { Count: > 0 } remove) filter["remove"] = RoutingJson.Node(remove);
+        return filter;
+    }
+
+    /// <summary><c>service.match</c> (Istio's HTTPMatchRequest) as an HTTPRouteMatch: uri, method, headers and query parameters.</summary>
+    private static Outcome<JsonObject> ServiceMatch(HttpMatchRequest m)
+    {
+        var match = new JsonObject();
+        if (m.Uri is { } uri)
+        {
+            var path = !string.IsNullOrEmpty(uri.Regex) ? ("RegularExpression", uri.Regex)
+                : !string.IsNullOrEmpty(uri.Exact) ? ("Exact", uri.Exact)
+                : !string.IsNullOrEmpty(uri.Prefix) ? ("PathPrefix", uri.Prefix)
+                : default;
+            if (path.Item1 is null) return Outcome<JsonObject>.Fail("Gateway API doesn't support an empty path matching selector");
+            match["path"] = new JsonObject { ["type"] = path.Item1, ["value"] = path.Item2 };
+        }
+        if (m.Method is { } method)
+        {
+            if (string.IsNullOrEmpty(method.Exact)) return Outcome<JsonObject>.Fail("Gateway API matches a method exactly only");
+            match["method"] = method.Exact;
+        }
+        if (m.Headers is { Count: > 0 } headers)
+        {
+            var mapped = Values(headers.Select(h => (h.Key, h.Value.Exact, h.Value.Prefix, (string?)null, h.Value.Regex)), "header");
+            if (mapped.Error is not null) return Outcome<JsonObject>.Fail(mapped.Error);
+            match["headers"] = mapped.Value;
+        }
+        if (m.QueryParams is { Count: > 0 } query)
+        {
+            var mapped = Values(query.Select(q => (q.Key, q.Value.Exact, q.Value.Prefix, (string?)null, q.Value.Regex)), "query");
+            if (mapped.Error is not null) return Outcome<JsonObject>.Fail(mapped.Error);
+            match["queryParams"] = mapped.Value;
+        }
+        return match;
+    }
+
+    /// <summary><c>analysis.match</c> as an HTTPRouteMatch with headers and query parameters.</summary>
+    private Outcome<JsonObject> AnalysisMatch(AnalysisMatch a)
+    {
+        if (a.SourceLabels is { Count: > 0 })
+            return Outcome<JsonObject>.Fail($"A/B testing by source labels (analysis.match.sourceLabels) is not supported by the {Provider} router");
+        var match = new JsonObject();
+        if (a.Headers is { Count: > 0 } headers)
+        {
+            var mapped = Values(headers.Select(h => (h.Key, h.Value.Exact, h.Value.Prefix, h.Value.Suffix, h.Value.Regex)), "header");
+            if (mapped.Error is not null) return Outcome<JsonObject>.Fail(mapped.Error);
+            match["headers"] = mapped.Value;
+        }
+        if (a.QueryParams is { Count: > 0 } query)
+        {
+            var mapped = Values(query.Select(q => (q.Key, q.Value.Exact, q.Value.Prefix, (string?)null, q.Value.Regex)), "query");
+            if (mapped.Error is not null) return Outcome<JsonObject>.Fail(mapped.Error);
+            match["queryParams"] = mapped.Value;
+        }
+        return match;
+    }
+
+    /// <summary>Header or query parameter matches, by name: Exact, or RegularExpression (prefix and suffix become one).</summary>
+    private static Outcome<JsonArray> Values(IEnumerable<(string Name, string? Exact, string? Prefix, string? Suffix, string? Regex)> values, string what)
+    {
+        var list = new JsonArray();
+        foreach (var (name, exact, prefix, suffix, regex) in values.OrderBy(v => v.Name, StringComparer.Ordinal))
+        {
+            var (type, value) = !string.IsNullOrEmpty(exact) ? ("Exact", exact)
+                : !string.IsNullOrEmpty(regex) ? ("RegularExpression", regex)
+                : !string.IsNullOrEmpty(prefix) ? ("RegularExpression", RoutingJson.PrefixRegex(prefix))
+                : !string.IsNullOrEmpty(suffix) ? ("RegularExpression", RoutingJson.SuffixRegex(suffix))
+                : (null, null);
+            if (type is null) return Outcome<JsonArray>.Fail($"Gateway API doesn't support the {what} matching selector of '{name}' (no exact, prefix, suffix or regex)");
+            list.Add(new JsonObject { ["type"] = type, ["name"] = name, ["value"] = value });
+        }
+        return list;
+    }
+
+    private Outcome<RouteWeights> ReadWeights(CanaryPolicy canary, JsonObject route, bool checkParents)
+    {
+        string primary = canary.ServiceName + "-primary", canaryName = canary.ServiceName + "-canary";
+        var id = $"{canary.ServiceName}.{canary.Namespace}";
+        if (checkParents && ParentNotReady(route, id) is { } notReady) return Outcome<RouteWeights>.Fail(notReady);
+        int? p = null, c = null;
+        var mirrored = false;
+        foreach (var rule in (route["spec"]?["rules"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var backends = (rule["backendRefs"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+            // The weighted rule has both backends; A/B's default rule has the primary alone.
+            if (backends.Count == 2)
+            {
+                foreach (var b in backends)
+                {
+                    var name = RoutingJson.Text(b["name"]);
+                    var weight = b.ContainsKey("weight") ? RoutingJson.Integer(b["weight"]) : 1;
+                    if (name == primary) p = weight;
+                    else if (name == canaryName) c = weight;
+                }
+            }
+            foreach (var filter in (rule["filters"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                if (RoutingJson.Text(filter["type"]) == "RequestMirror" && RoutingJson.Text(filter["requestMirror"]?["backendRef"]?["name"]) == canaryName)
+                    mirrored = true;
+            }
+        }
+        if (p is null || c is null)
+            return Outcome<RouteWeights>.Fail($"HTTPRoute {id} does not contain routes for {primary} and {canaryName}");
+        return new RouteWeights(p.Value, c.Value, mirrored);
+    }
+
+    /// <summary>Gateway API v1: a parent that has not accepted the current generation of the route (when the status says so).</summary>
+    private static string? ParentNotReady(JsonObject route, string id)
+    {
+        var generation = route["metadata"]?["generation"]?.GetValue<long>() ?? 0;
+        var parents = route["spec"]?["parentRefs"] as JsonArray ?? [];
+        foreach (var status in (route["status"]?["parents"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var parentRef = status["parentRef"];
+            if (!parents.Any(p => RoutingJson.Contains(parentRef, p) && RoutingJson.Contains(p, parentRef))) continue;
+            foreach (var condition in (status["conditions"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                if (RoutingJson.Text(condition["type"]) != "Accepted") continue;
+                var state = RoutingJson.Text(condition["status"]);
+                var observed = condition["observedGeneration"]?.GetValue<long>() ?? 0;
+                if (state != "True" || observed < generation)
+                    return $"HTTPRoute {id} parent {RoutingJson.Text(parentRef?["name"])} is not ready (status: {state}, observed generation: {observed}, current generation: {generation})";
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,87 @@
+using Aviary.Kubernetes.Client;
+using Aviary.TestKit;
+
+namespace Aviary.Kubernetes.Tests.Client;
+
+/// <summary>
+/// A second API server with its watch cache off, so that watches read etcd directly and an etcd compaction makes
+/// every older resourceVersion expire (410 Gone), as on a real cluster after its periodic compaction.
+/// </summary>
+public sealed class WatchCompactionTests : IAsyncLifetime
+{
+    private KubeApiServer? _server;
+    private KubeClient? _client;
+
+    private KubeApiServer Server => _server!;
+
+    private KubeClient Client => _client!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await KubeApiServer.StartAsync(new KubeApiServerOptions { CrdFiles = [], ExtraApiServerArgs = ["--watch-cache=false"] });
+        _client = new KubeClient(KubeClientConfig.FromKubeconfig(_server.AdminKubeconfig));
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client?.Dispose();
+        if (_server is not null) await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task WatchAsync_VersionBeforeCompaction_IsExpired()
+    {
+        var ns = await Server.CreateNamespaceAsync("compact");
+        var maps = Client.Resource(KubeResources.ConfigMaps);
+        var old = (await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "a"))).Value;
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "b"));
+        await Server.CompactEtcdAsync();
+        var events = new List<WatchEvent<System.Text.Json.Nodes.JsonObject>>();
+        await foreach (var e in maps.WatchAsync(ns, new WatchOptions { ResourceVersion = KubeJson.ResourceVersion(old) })) events.Add(e);
+        var error = Assert.Single(events);
+        Assert.Equal(KubeErrorReason.Expired, error.Error?.Reason);
+    }
+
+    [Fact]
+    public async Task WatchAllAsync_CompactedWhileAway_RelistReportsWhatChanged()
+    {
+        var ns = await Server.CreateNamespaceAsync("away");
+        var maps = Client.Resource(KubeResources.ConfigMaps);
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "kept", "1"));
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "changed", "1"));
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "deleted", "1"));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var watch = maps.WatchAllAsync(ns, cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
+
+        var initial = new List<WatchEvent<System.Text.Json.Nodes.JsonObject>>();
+        while (initial.LastOrDefault()?.Type != WatchEventType.Synced)
+        {
+            Assert.True(await watch.MoveNextAsync());
+            initial.Add(watch.Current);
+        }
+        Assert.Equal(4, initial.Count);
+
+        // The consumer is away (the watcher does not run between two reads): changes happen, then etcd compacts them away.
+        await maps.UpdateWithRetryAsync(ns, "changed", m =>
+        {
+            m["data"]!["value"] = "2";
+            return m;
+        });
+        await maps.DeleteAsync(ns, "deleted");
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "added", "1"));
+        await Server.CompactEtcdAsync();
+
+        var after = new List<WatchEvent<System.Text.Json.Nodes.JsonObject>>();
+        while (after.LastOrDefault()?.Type != WatchEventType.Synced)
+        {
+            Assert.True(await watch.MoveNextAsync());
+            after.Add(watch.Current);
+        }
+        var byName = after.Where(e => e.Object is not null).ToDictionary(e => KubeJson.Name(e.Object)!, e => e.Type);
+        Assert.Equal(WatchEventType.Modified, byName["changed"]);
+        Assert.Equal(WatchEventType.Deleted, byName["deleted"]);
+        Assert.Equal(WatchEventType.Added, byName["added"]);
+        Assert.False(byName.ContainsKey("kept"));
+        Assert.Equal("2", after.Single(e => KubeJson.Name(e.Object) == "changed").Object!["data"]!["value"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Aviary.Routing.Proxy;
+
+namespace Aviary.TestKit;
+
+/// <summary>The routing object a <see cref="TestMesh"/> follows.</summary>
+public enum TestMeshKind
+{
+    /// <summary>SMI <c>TrafficSplit</c> named after the apex service (Linkerd, OSM).</summary>
+    TrafficSplit,
+
+    /// <summary>Gateway API <c>HTTPRoute</c> named after the apex service.</summary>
+    HttpRoute,
+
+    /// <summary>Istio <c>VirtualService</c> named after the apex service.</summary>
+    VirtualService,
+
+    /// <summary>The NGINX ingress controller's <c>&lt;ingress&gt;-canary</c> Ingress.</summary>
+    Ingress,
+}
+
+/// <summary>
+/// Which service a <see cref="TestMesh"/> routes and through which object: the apex service <see cref="Service"/> in
+/// <see cref="Namespace"/>, whose backends are <c>&lt;service&gt;-primary</c> and <c>&lt;service&gt;-canary</c>.
+/// </summary>
+public sealed record TestMeshTarget
+{
+    public required string Namespace { get; init; }
+
+    /// <summary>The apex service (the routing object's name, except for NGINX).</summary>
+    public required string Service { get; init; }
+
+    public required TestMeshKind Kind { get; init; }
+
+    /// <summary>The object's API version; default split.smi-spec.io/v1alpha2, gateway.networking.k8s.io/v1beta1, networking.istio.io/v1beta1, networking.k8s.io/v1.</summary>
+    public string? ApiVersion { get; init; }
+
+    /// <summary>NGINX: the main Ingress (<c>spec.ingressRef.name</c>); the mesh reads <c>&lt;ingress&gt;-canary</c>.</summary>
+    public string? Ingress { get; init; }
+
+    public string IngressAnnotationsPrefix { get; init; } = "nginx.ingress.kubernetes.io";
+
+    /// <summary>The canary's workload (the Deployment, Flagger's <c>{{ target }}</c>) in the metrics; default <see cref="Service"/>. The primary's is <c>&lt;workload&gt;-primary</c>.</summary>
+    public string? Workload { get; init; }
+
+    public string PrimaryService => Service + "-primary";
+
+    public string CanaryService => Service + "-canary";
+
+    public string WorkloadName => Workload ?? Service;
+
+    /// <summary>The key of the backends in <see cref="TestMeshProxy"/>'s registry; default <c>service.namespace</c>.</summary>
+    public string? RegistryKey { get; init; }
+
+    public string EffectiveRegistryKey => RegistryKey ?? $"{Service}.{Namespace}";
+
+    /// <summary>The role of a backend service: primary, canary, or null for any other service.</summary>
+    public BackendRole? RoleOf(string? service) =>
+        service == PrimaryService ? BackendRole.Primary : service == CanaryService ? BackendRole.Canary : null;
+
+    /// <summary>The target for a canary's <c>spec.provider</c>, as Aviary's routers write it.</summary>
+    public static TestMeshTarget ForProvider(string provider, string @namespace, string service, string? ingress = null, string? workload = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(provider);
+        var (kind, version) = provider switch
+        {
+            "linkerd" or "osm" or "smi:v1alpha2" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha2"),
+            "smi:v1alpha1" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha1"),
+            "smi:v1alpha3" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha3"),
+            "gatewayapi:v1beta1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1beta1"),
+            "gatewayapi:v1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1"),
+            "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
+            "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
+            _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
+        };
+        if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
+            throw new ArgumentException("provider nginx needs the main ingress' name", nameof(ingress));
+        return new TestMeshTarget { Namespace = @namespace, Service = service, Kind = kind, ApiVersion = version, Ingress = ingress, Workload = workload };
+    }
+
+    /// <summary>The API path of the object the mesh reads.</summary>
+    public string ObjectPath
+    {
+        get
+        {
+            var version = ApiVersion ?? Kind switch
+            {
+                TestMeshKind.TrafficSplit => "split.smi-spec.io/v1alpha2",
+                TestMeshKind.HttpRoute => "gateway.networking.k8s.io/v1beta1",
+                TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
+                _ => "networking.k8s.io/v1",
+            };
+            var (plural, name) = Kind switch
+            {
+                TestMeshKind.TrafficSplit => ("trafficsplits", Service),
+                TestMeshKind.HttpRoute => ("httproutes", Service),
+                TestMeshKind.VirtualService => ("virtualservices", Service),
+                _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
+            };
+            return $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";
+        }
+    }
+
+    public override string ToString() => $"{Kind} of {Service}.{Namespace}";
+}
+
+/// <summary>
+/// A test-side service mesh: it follows the routing object Aviary wrote for one service (TrafficSplit, HTTPRoute,
+/// VirtualService or canary Ingress) by reading it from the API server every <c>pollInterval</c> (and at once on
+/// <see cref="RefreshAsync"/>), and interprets it as that mesh would (<see cref="TestMeshRouteReader"/>). Two data
+/// planes use the current <see cref="Routes"/>:
+/// <list type="bullet">
+/// <item><see cref="StartProxyAsync"/>: a real HTTP proxy on a loopback port in front of primary and canary backends
+/// (by weight, by match for A/B testing, mirroring), for the router contract tests;</item>
+/// <item><see cref="StartMetricsAsync"/>: no backends, but request metrics generated at a set rate, split by the current
+/// weights, with an error rate and latency per version, served at <c>/metrics</c> in Linkerd's and Istio's formats
+/// for a real Prometheus.</item>
+/// </list>
+/// A read that fails keeps the last routing (as a data plane keeps its last configuration); a missing object routes
+/// nothing. Dispose it to stop polling.
+/// </summary>
+public sealed class TestMesh : IAsyncDisposable
+{
+    private readonly KubeApiServer _server;
+    private readonly SemaphoreSlim _reading = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _polling;
+    private TestMeshRoutes _routes;
+    private int _reads;
+
+    private TestMesh(KubeApiServer server, TestMeshTarget target, TimeSpan pollInterval)
+    {
+        _server = server;
+        Target = target;
+        _routes = TestMeshRoutes.None(target.ToString(), "not read yet");
+        _polling = Task.Run(() => PollAsync(pollInterval, _stop.Token));
+    }
+
+    /// <summary>Starts following <paramref name="target"/> on <paramref name="server"/> (reading as the admin).</summary>
+    /// <param name="pollInterval">How often the object is read; default 200 ms.</param>
+    public static TestMesh Start(KubeApiServer server, TestMeshTarget target, TimeSpan? pollInterval = null)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(target);
+        return new TestMesh(server, target, pollInterval ?? TimeSpan.FromMilliseconds(200));
+    }
+
+    public TestMeshTarget Target { get; }
+
+    /// <summary>The routing in effect (a snapshot).</summary>
+    public TestMeshRoutes Routes => Volatile.Read(ref _routes);
+
+    /// <summary>The last read's failure, or null.</summary>
+    public string? LastError { get; private set; }
+
+    /// <summary>How many times the object was read.</summary>
+    public int Reads => Volatile.Read(ref _reads);
+
+    /// <summary>Reads the object now and puts its routing in effect before returning it.</summary>
+    public async Task<TestMeshRoutes> RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        await _reading.WaitAsync(cancellationToken);
+        try
+        {
+            var routes = await ReadAsync(cancellationToken);
+            Interlocked.Increment(ref _reads);
+            if (routes is not null) Volatile.Write(ref _routes, routes);
+            return Routes;
+        }
+        finally
+        {
+            _reading.Release();
+        }
+    }
+
+    /// <summary>Reads the object until <paramref name="condition"/> holds (default timeout 30 s); fails with the last routing seen.</summary>
+    public async Task<TestMeshRoutes> WaitForAsync(Func<TestMeshRoutes, bool> condition, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var clock = Stopwatch.StartNew();
+        var limit = timeout ?? TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var routes = await RefreshAsync();
+            if (condition(routes)) return routes;
+            if (clock.Elapsed > limit)
+                throw new TimeoutException($"the test mesh's {Target} did not reach the expected routing within {limit.TotalSeconds:0}s; last: {routes}; last error: {LastError}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Starts a proxy for the apex on 127.0.0.1:<paramref name="port"/> (0: a free port) routing by <see cref="Routes"/>.</summary>
+    public Task<TestMeshProxy> StartProxyAsync(int port = 0) => TestMeshProxy.StartAsync(this, port);
+
+    /// <summary>Starts generating request metrics by <see cref="Routes"/> and serving them at <c>/metrics</c>.</summary>
+    public Task<TestMeshMetrics> StartMetricsAsync(TestMeshMetricsOptions? options = null) => TestMeshMetrics.StartAsync(this, options);
+
+    private async Task<TestMeshRoutes?> ReadAsync(CancellationToken cancellationToken)
+    {
+        HttpStatusCode status;
+        string body;
+        try
+        {
+            (status, body) = await _server.RequestAsync(HttpMethod.Get, Target.ObjectPath, cancellationToken: cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LastError = e.Message;
+            return null;
+        }
+        if (status == HttpStatusCode.NotFound)
+        {
+            LastError = null;
+            return Target.Kind == TestMeshKind.Ingress
+                ? TestMeshRouteReader.Ingress(null, Target)
+                : TestMeshRoutes.None(Target.ToString(), "not found");
+        }
+        if (status != HttpStatusCode.OK)
+        {
+            LastError = $"GET {Target.ObjectPath}: {(int)status} {body}";
+            return null;
+        }
+        try
+        {
+            var value = JsonNode.Parse(body) as JsonObject ?? throw new JsonException("not an object");
+            LastError = null;
+            return Target.Kind switch
+            {
+                TestMeshKind.TrafficSplit => TestMeshRouteReader.TrafficSplit(value, Target),
+                TestMeshKind.HttpRoute => TestMeshRouteReader.HttpRoute(value, Target),
+                TestMeshKind.VirtualService => TestMeshRouteReader.VirtualService(value, Target),
+                _ => TestMeshRouteReader.Ingress(value, Target),
+            };
+        }
+        catch (JsonException e)
+        {
+            LastError = $"GET {Target.ObjectPath}: {e.Message}";
+            return null;
+        }
+    }
+
+    private async Task PollAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            do
+            {
+                await RefreshAsync(cancellationToken);
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Disposed.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The API server went away with the test.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested) return;
+        await _stop.CancelAsync();
+        await _polling;
+        _stop.Dispose();
+        _reading.Dispose();
+    }
+}
