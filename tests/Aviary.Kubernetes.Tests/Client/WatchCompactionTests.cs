@@ -34,10 +34,14 @@ public sealed class WatchCompactionTests : IAsyncLifetime
         var ns = await Server.CreateNamespaceAsync("compact");
         var maps = Client.Resource(KubeResources.ConfigMaps);
         var old = (await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "a"))).Value;
+        // Two later writes: the compaction keeps only the newest revision, so the first revision after "a" is gone
+        // too (a watch from a version starts at the next revision).
         await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "b"));
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "c"));
         await Server.CompactEtcdAsync();
         var events = new List<WatchEvent<System.Text.Json.Nodes.JsonObject>>();
-        await foreach (var e in maps.WatchAsync(ns, new WatchOptions { ResourceVersion = KubeJson.ResourceVersion(old) })) events.Add(e);
+        var options = new WatchOptions { ResourceVersion = KubeJson.ResourceVersion(old), Timeout = TimeSpan.FromSeconds(30) };
+        await foreach (var e in maps.WatchAsync(ns, options)) events.Add(e);
         var error = Assert.Single(events);
         Assert.Equal(KubeErrorReason.Expired, error.Error?.Reason);
     }

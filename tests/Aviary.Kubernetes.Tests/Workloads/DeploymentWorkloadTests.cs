@@ -175,7 +175,7 @@ public sealed class DeploymentWorkloadTests(KubeApiServerFixture fixture)
         await bed.SetDeploymentStatusAsync("podinfo-primary", new JsonObject { ["replicas"] = 3, ["updatedReplicas"] = 2 });
         Assert.Equal("waiting for rollout to finish: 1 old replicas are pending termination", (await PrimaryAsync()).Message);
 
-        await bed.SetDeploymentStatusAsync("podinfo-primary", new JsonObject { ["replicas"] = 2, ["updatedReplicas"] = 2, ["availableReplicas"] = 1 });
+        await bed.SetDeploymentStatusAsync("podinfo-primary", new JsonObject { ["replicas"] = 2, ["updatedReplicas"] = 2, ["readyReplicas"] = 1, ["availableReplicas"] = 1 });
         var waiting = await PrimaryAsync();
         Assert.Equal("waiting for rollout to finish: 1 of 2 (readyThreshold 100%) updated replicas are available", waiting.Message);
         Assert.Null(waiting.WaitingSince);
@@ -185,7 +185,7 @@ public sealed class DeploymentWorkloadTests(KubeApiServerFixture fixture)
         Assert.True((await PrimaryAsync()).Ready);
 
         // A lower primaryReadyThreshold accepts half the replicas.
-        await bed.SetDeploymentStatusAsync("podinfo-primary", new JsonObject { ["replicas"] = 2, ["updatedReplicas"] = 2, ["availableReplicas"] = 1 });
+        await bed.SetDeploymentStatusAsync("podinfo-primary", new JsonObject { ["replicas"] = 2, ["updatedReplicas"] = 2, ["readyReplicas"] = 1, ["availableReplicas"] = 1 });
         var lenient = (await workload.ObserveAsync(canary with { PrimaryReadyThreshold = 50 }, default)).Value!.Primary;
         Assert.True(lenient.Ready, lenient.Message);
     }
