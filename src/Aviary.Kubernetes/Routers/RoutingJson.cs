@@ -130,7 +130,7 @@ internal static class RoutingJson
             default:
                 if (actual is not JsonValue av || desired is not JsonValue dv) return false;
                 if (av.GetValueKind() == JsonValueKind.Number && dv.GetValueKind() == JsonValueKind.Number)
-                    return av.GetValue<double>() == dv.GetValue<double>();
+                    return Number(av) == Number(dv);
                 return JsonNode.DeepEquals(av, dv);
         }
     }
@@ -169,7 +169,7 @@ internal static class RoutingJson
         switch (value.GetValueKind())
         {
             case JsonValueKind.Number:
-                var d = value.GetValue<double>();
+                var d = Number(value);
                 return d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue ? (int)d : null;
             case JsonValueKind.String:
                 return int.TryParse(value.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
@@ -177,6 +177,13 @@ internal static class RoutingJson
                 return null;
         }
     }
+
+    /// <summary>
+    /// A JSON number as a double, whether it was parsed (a JsonElement) or built from a CLR value such as an int
+    /// (<c>GetValue&lt;double&gt;</c> throws for those).
+    /// </summary>
+    public static double Number(JsonValue value) =>
+        value.TryGetValue<double>(out var d) ? d : double.Parse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 
     public static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 

@@ -96,6 +96,40 @@ internal sealed class RouterTestBed : IDisposable
         Assert.True(status == HttpStatusCode.OK, $"PATCH {resource}: {(int)status} {body}");
     }
 
+    public static string? ResourceVersion(JsonObject value) => value["metadata"]?["resourceVersion"]?.GetValue<string>();
+
+    /// <summary>
+    /// Adds <c>split.smi-spec.io/v1alpha3</c> to the TrafficSplit CRD of the shared server when it is missing (the shared
+    /// CRD serves v1alpha1 and v1alpha2, as Linkerd's SMI extension does) and waits until the server serves it.
+    /// Additive: objects of the other versions are unaffected.
+    /// </summary>
+    public async Task EnsureSmiV1Alpha3Async()
+    {
+        const string path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trafficsplits.split.smi-spec.io";
+        for (var attempt = 0; ; attempt++)
+        {
+            var (status, body) = await Server.RequestAsync(HttpMethod.Get, path);
+            Assert.True(status == HttpStatusCode.OK, $"GET the TrafficSplit CRD: {(int)status} {body}");
+            var crd = (JsonObject)JsonNode.Parse(body)!;
+            var versions = crd["spec"]!["versions"]!.AsArray();
+            if (versions.Any(v => v?["name"]?.GetValue<string>() == "v1alpha3")) break;
+            var v1alpha3 = versions.Single(v => v?["name"]?.GetValue<string>() == "v1alpha2")!.DeepClone().AsObject();
+            v1alpha3["name"] = "v1alpha3";
+            v1alpha3["storage"] = false;
+            versions.Add(v1alpha3);
+            var (put, answer) = await Server.RequestAsync(HttpMethod.Put, path, crd);
+            if (put == HttpStatusCode.OK) break;
+            Assert.True(put == HttpStatusCode.Conflict && attempt < 5, $"PUT the TrafficSplit CRD: {(int)put} {answer}");
+        }
+        for (var i = 0; ; i++)
+        {
+            var (status, _) = await Server.RequestAsync(HttpMethod.Get, $"/apis/split.smi-spec.io/v1alpha3/namespaces/{Namespace}/trafficsplits");
+            if (status == HttpStatusCode.OK) return;
+            Assert.True(i < 600, $"split.smi-spec.io/v1alpha3 is not served: {(int)status}");
+            await Task.Delay(50);
+        }
+    }
+
     public static void Succeeded(Outcome outcome) => Assert.True(outcome.Succeeded, outcome.Error);
 
     public static RouteWeights Weights(Outcome<RouteWeights> outcome)
