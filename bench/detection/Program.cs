@@ -5,7 +5,7 @@ using Aviary.Bench.Detection;
 
 // The detection benchmark: Flagger's threshold analysis against the sequential judge, same simulated traffic, real
 // scheduler. Usage: DetectionBench [--trials N] [--seed S] [--readme PATH] [--only TEXT] [--error-margin PP]
-// [--latency-margin PP] [--latency-threshold MS] [--min-requests N] [--promote-early true|false]
+// [--latency-margin PP] [--latency-threshold MS] [--min-requests N] [--promote-early true|false] [--look-interval 10s|none]
 var options = Options.Parse(args);
 var inv = CultureInfo.InvariantCulture;
 
@@ -44,6 +44,7 @@ var judgeYaml = string.Create(inv, $"""
       falseRollbackRate: 0.01
       minRequests: {options.MinRequests}
       promoteEarly: {(options.PromoteEarly ? "true" : "false")}
+    {(options.LookInterval is { } look ? $"  lookInterval: {look}" : "")}
     """);
 var defaultsYaml = """
     judge:
@@ -101,11 +102,11 @@ internal sealed record Row(Scenario Scenario, (string Name, Summary Summary)[] A
 }
 
 internal sealed record Options(int Trials, ulong Seed, string? Readme, string? Only, double ErrorMargin, double LatencyMargin,
-    double LatencyThresholdMs, int MinRequests, bool PromoteEarly)
+    double LatencyThresholdMs, int MinRequests, bool PromoteEarly, string? LookInterval)
 {
     public static Options Parse(string[] args)
     {
-        var o = new Options(1000, 20261122, null, null, ErrorMargin: 0.1, LatencyMargin: 2, LatencyThresholdMs: 250, MinRequests: 10, PromoteEarly: true);
+        var o = new Options(1000, 20261122, null, null, ErrorMargin: 0.1, LatencyMargin: 2, LatencyThresholdMs: 250, MinRequests: 10, PromoteEarly: true, LookInterval: "10s");
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             var v = args[i + 1];
@@ -121,6 +122,7 @@ internal sealed record Options(int Trials, ulong Seed, string? Readme, string? O
                 "--latency-threshold" => o with { LatencyThresholdMs = double.Parse(v, inv) },
                 "--min-requests" => o with { MinRequests = int.Parse(v, inv) },
                 "--promote-early" => o with { PromoteEarly = bool.Parse(v) },
+                "--look-interval" => o with { LookInterval = v == "none" ? null : v },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
         }

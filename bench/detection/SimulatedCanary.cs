@@ -57,10 +57,18 @@ internal sealed class SimulatedCanary : IWorkload, IRouter, IMetricProvider, IAr
 
     public void NewRevision() => _revision++;
 
+    private double _errorRate, _canaryErrorRate, _latencyAdd;
+
     /// <summary>Serves one minute of traffic at the current weights; the metric window is this minute.</summary>
     public void ServeMinute()
     {
-        const double seconds = 60;
+        BeginMinute();
+        ServeUntil(60);
+    }
+
+    /// <summary>Starts a minute: draws its conditions and empties the metric window.</summary>
+    public void BeginMinute()
+    {
         // The minute's conditions are drawn whether or not they are used, so that every world sees the same streams.
         var z = _minutes.Normal();
         var incident = _minutes.Uniform() < World.IncidentChance;
@@ -76,11 +84,18 @@ internal sealed class SimulatedCanary : IWorkload, IRouter, IMetricProvider, IAr
             }
             errorRate = Math.Min(1, errorRate);
         }
-        var canaryErrorRate = Math.Min(1, errorRate + _regression.ErrorIncrease);
-        var canaryShare = Weights.Canary / 100.0;
-
+        _errorRate = errorRate;
+        _canaryErrorRate = Math.Min(1, errorRate + _regression.ErrorIncrease);
+        _latencyAdd = latencyAdd;
         _windowCount = 0;
         _windowErrors = 0;
+    }
+
+    /// <summary>Serves the current minute's requests up to <paramref name="seconds"/> into it (60 ends the minute).</summary>
+    public void ServeUntil(double seconds)
+    {
+        var (errorRate, canaryErrorRate, latencyAdd) = (_errorRate, _canaryErrorRate, _latencyAdd);
+        var canaryShare = Weights.Canary / 100.0;
         var t = _nextArrival;
         while (t < seconds)
         {
@@ -108,7 +123,7 @@ internal sealed class SimulatedCanary : IWorkload, IRouter, IMetricProvider, IAr
             }
             t += _requests.Exponential(_world.Rps);
         }
-        _nextArrival = t - seconds;
+        _nextArrival = seconds >= 60 ? t - 60 : t;
     }
 
     // ---- IMetricProvider: Flagger's built-in queries over the last minute of the canary's requests ----

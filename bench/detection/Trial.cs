@@ -23,6 +23,9 @@ internal static class Trial
     /// <summary>Analysis ticks after which a trial that neither promoted nor rolled back counts as undecided.</summary>
     public const int MaxTicks = 120;
 
+    /// <summary>Looks strictly inside one interval: 1m every 10s is 5 looks, then the tick.</summary>
+    private static int LooksPerInterval(TimeSpan interval, TimeSpan look) => (int)Math.Ceiling(interval / look) - 1;
+
     public static CanaryPolicy Compile(string analysis)
     {
         var yaml = "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata:\n  name: bench\n  namespace: test\nspec:\n" +
@@ -42,11 +45,12 @@ internal static class Trial
         var status = (await scheduler.TickAsync(policy, CanaryStatus.Empty)).Status;
         if (status.Phase != CanaryPhase.Initialized) throw new InvalidOperationException($"not initialized: {status.Phase}");
         sim.NewRevision();
-        var minutes = 0; // minutes of canary traffic so far
+        double minutes = 0; // minutes of canary traffic so far
         var started = false;
+        var look = policy.Judge?.LookInterval;
         for (var tick = 0; tick < MaxTicks + 2; tick++)
         {
-            clock.Advance(policy.Interval);
+            clock.Advance(policy.Interval - (look is { } l ? l * LooksPerInterval(policy.Interval, l) : TimeSpan.Zero));
             status = (await scheduler.TickAsync(policy, status)).Status;
             switch (status.Phase)
             {
@@ -56,7 +60,20 @@ internal static class Trial
                     return new TrialResult(Verdict.Promoted, minutes, sim.CausedErrors, sim.CanaryRequests);
             }
             started |= sim.Weights.Canary > 0;
-            sim.ServeMinute();
+            sim.BeginMinute();
+            if (look is { } every)
+            {
+                // The judge's looks between ticks (analysis.judge.lookInterval): a look only ever rolls back.
+                for (var k = 1; k <= LooksPerInterval(policy.Interval, every); k++)
+                {
+                    sim.ServeUntil((every * k).TotalSeconds);
+                    clock.Advance(every);
+                    status = (await scheduler.LookAsync(policy, status)).Status;
+                    if (status.Phase == CanaryPhase.Failed)
+                        return new TrialResult(Verdict.RolledBack, minutes + (started ? (every * k).TotalMinutes : 0), sim.CausedErrors, sim.CanaryRequests);
+                }
+            }
+            sim.ServeUntil(60);
             if (started) minutes++;
         }
         return new TrialResult(Verdict.Undecided, minutes, sim.CausedErrors, sim.CanaryRequests);

@@ -52,6 +52,15 @@ public sealed class SchedulerHarness
         return outcome;
     }
 
+    /// <summary>A look of the judge between ticks (<see cref="CanaryScheduler.LookAsync"/>); the clock does not move.</summary>
+    public async Task<TickOutcome> LookAsync()
+    {
+        var outcome = await Scheduler.LookAsync(Policy, Status);
+        Status = outcome.Status;
+        Outcomes.Add(outcome);
+        return outcome;
+    }
+
     public async Task TicksAsync(int n)
     {
         for (var i = 0; i < n; i++) await TickAsync();

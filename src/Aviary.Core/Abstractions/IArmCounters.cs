@@ -18,6 +18,8 @@ public readonly record struct ArmSample(double Requests, double Errors, double S
     public static ArmSample Zero => default;
 
     public static ArmSample operator -(ArmSample a, ArmSample b) => new(a.Requests - b.Requests, a.Errors - b.Errors, a.Slow - b.Slow);
+
+    public static ArmSample operator +(ArmSample a, ArmSample b) => new(a.Requests + b.Requests, a.Errors + b.Errors, a.Slow + b.Slow);
 }
 
 /// <summary>Cumulative counts of both arms read at one moment.</summary>

@@ -64,6 +64,7 @@ public sealed record JudgeResult(JudgeDecision Decision, JudgeState State, IRead
 /// <param name="MinRequests">Fewest canary requests in a tick for it not to be inconclusive (default 10).</param>
 /// <param name="JudgeErrors">Whether the error rate is judged (request-success-rate is among the metrics).</param>
 /// <param name="JudgeLatency">Whether latency is judged (request-duration is among the metrics).</param>
+/// <param name="LookInterval">How often the judge also looks between analysis ticks (rolling back only); null: at the ticks only.</param>
 public sealed record JudgeSettings(
     string Type,
     double MaxErrorRateIncrease,
@@ -73,7 +74,8 @@ public sealed record JudgeSettings(
     bool PromoteEarly,
     int MinRequests,
     bool JudgeErrors,
-    bool JudgeLatency);
+    bool JudgeLatency,
+    TimeSpan? LookInterval = null);
 
 /// <summary>The judges Aviary has, by <c>analysis.judge.type</c>; an unknown type is a validation error.</summary>
 public static class Judges

@@ -71,6 +71,13 @@ public sealed record JudgeSpec
 
     /// <summary>Fewest canary requests in a tick for the tick to count; default 10.</summary>
     public int? MinRequests { get; init; }
+
+    /// <summary>
+    /// How often the judge also looks between analysis ticks, a duration shorter than <c>analysis.interval</c> such as
+    /// <c>10s</c>: a look rolls the canary back as soon as it is shown worse, and otherwise changes nothing. The test is
+    /// anytime-valid, so extra looks do not raise false rollbacks. Default: the judge looks at the analysis ticks only.
+    /// </summary>
+    public string? LookInterval { get; init; }
 }
 
 /// <summary>An A/B testing match: headers, query parameters or source labels.</summary>

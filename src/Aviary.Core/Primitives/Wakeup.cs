@@ -11,8 +11,10 @@ public sealed class Wakeup(TimeProvider time)
         lock (_gate) _signal.TrySetResult();
     }
 
-    /// <summary>Waits for <paramref name="delay"/> or a wake-up, whichever comes first; throws when cancelled.</summary>
-    public async Task WaitAsync(TimeSpan delay, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for <paramref name="delay"/> or a wake-up, whichever comes first; true when woken. Throws when cancelled.
+    /// </summary>
+    public async Task<bool> WaitAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
         Task signal;
         lock (_gate) signal = _signal.Task;
@@ -26,6 +28,10 @@ public sealed class Wakeup(TimeProvider time)
         }
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
-            if (_signal.Task.IsCompleted) _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        {
+            if (!_signal.Task.IsCompleted) return false;
+            _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return true;
+        }
     }
 }

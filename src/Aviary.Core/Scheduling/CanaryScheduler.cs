@@ -33,6 +33,19 @@ public sealed class CanaryScheduler(SchedulerServices services)
     }
 
     /// <summary>
+    /// A look of the judge between analysis ticks (<c>analysis.judge.lookInterval</c>): it weighs what both arms
+    /// answered since the last tick and, if that shows the canary worse than the primary, rolls back at once. Otherwise
+    /// nothing changes — no status, event or check: the next tick weighs the same requests as its own. Does nothing
+    /// without a judge or outside an analysis (Progressing, WaitingPromotion).
+    /// </summary>
+    public async Task<TickOutcome> LookAsync(CanaryPolicy policy, CanaryStatus status, CancellationToken cancellationToken = default)
+    {
+        var tick = new Tick(services, policy, status, cancellationToken);
+        await tick.LookAsync();
+        return tick.Outcome();
+    }
+
+    /// <summary>
     /// Runs the finalizer of a deleted canary with <c>revertOnDeletion</c>: the target gets its replicas back and
     /// routing is handed back to it. Returns phase Terminated when done, Terminating while it cannot finish.
     /// </summary>
@@ -368,6 +381,53 @@ public sealed class CanaryScheduler(SchedulerServices services)
 
         private JudgeDecision? _judgeDecision;
 
+        public async Task LookAsync()
+        {
+            if (p.Suspend || p.Judge is not { } judge || s.Arms is null || Phase is not (CanaryPhase.Progressing or CanaryPhase.WaitingPromotion)) return;
+            if (_status.Judge is not { Last: { } last } state || state.Revision != _status.LastAppliedSpec) return;
+            var read = await s.Arms.ReadAsync(p, judge.LatencyThresholdMs, ct);
+            if (!read.Succeeded) return; // the next tick says why
+            var result = Judges.For(judge.Type)!.Evaluate(judge, state, Increment(read.Value!, last));
+            if (result.Decision != JudgeDecision.Reject) return;
+            var routes = await s.Router.GetRoutesAsync(p, ct);
+            if (!routes.Succeeded) return;
+            _routes = routes.Value;
+            _status = _status with { Judge = result.State with { Revision = _status.LastAppliedSpec, Last = read.Value } };
+            RecordJudgeChecks(result);
+            await RollbackAsync(Rollback.Judge, result.Metrics.First(m => m.Decision == JudgeDecision.Reject).Explanation);
+        }
+
+        /// <summary>What each arm answered between two readings of its cumulative counters.</summary>
+        private static ArmCounts Increment(ArmCounts counts, ArmCounts last)
+        {
+            var primary = counts.Primary - last.Primary;
+            var canary = counts.Canary - last.Canary;
+            // A counter that went down was reset (its source restarted): everything it holds is new.
+            if (primary.Requests < 0 || primary.Errors < 0 || primary.Slow < 0) primary = counts.Primary;
+            if (canary.Requests < 0 || canary.Errors < 0 || canary.Slow < 0) canary = counts.Canary;
+            return new ArmCounts(primary, canary);
+        }
+
+        private void RecordJudgeChecks(JudgeResult result)
+        {
+            foreach (var m in result.Metrics)
+            {
+                var check = new AnalysisCheck(Now, "judge", m.Metric, m.CanaryRate, null, null,
+                    m.Decision switch { JudgeDecision.Reject => CheckResult.Fail, JudgeDecision.Inconclusive => CheckResult.NoData, _ => CheckResult.Pass },
+                    m.Explanation)
+                {
+                    Details = new Dictionary<string, double>
+                    {
+                        ["primaryRate"] = m.PrimaryRate, ["canaryRate"] = m.CanaryRate, ["lower"] = m.Lower, ["upper"] = m.Upper,
+                        ["evidence"] = m.Evidence, ["rejectAt"] = m.RejectAt, ["margin"] = m.Margin,
+                        ["primaryRequests"] = m.PrimaryRequests, ["canaryRequests"] = m.CanaryRequests,
+                    },
+                };
+                _checks.Add(check);
+                if (check.Result != CheckResult.Pass) _failing ??= check;
+            }
+        }
+
         /// <summary>Reads both arms' counters and lets the judge weigh what came since the last tick.</summary>
         private async Task<Verdict> JudgeArmsAsync(JudgeSettings judge)
         {
@@ -391,30 +451,12 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 await InfoAsync($"Halt {p.Id} advancement: the judge starts counting now");
                 return Verdict.Hold;
             }
-            var primary = counts.Primary - last.Primary;
-            var canary = counts.Canary - last.Canary;
-            // A counter that went down was reset (its source restarted): everything it holds is new.
-            if (primary.Requests < 0 || primary.Errors < 0 || primary.Slow < 0) primary = counts.Primary;
-            if (canary.Requests < 0 || canary.Errors < 0 || canary.Slow < 0) canary = counts.Canary;
-            var result = Judges.For(judge.Type)!.Evaluate(judge, state, new ArmCounts(primary, canary));
+            var increment = Increment(counts, last);
+            var canary = increment.Canary;
+            var result = Judges.For(judge.Type)!.Evaluate(judge, state, increment);
             _status = _status with { Judge = result.State with { Revision = _status.LastAppliedSpec, Last = counts } };
             _judgeDecision = result.Decision;
-            foreach (var m in result.Metrics)
-            {
-                var check = new AnalysisCheck(Now, "judge", m.Metric, m.CanaryRate, null, null,
-                    m.Decision switch { JudgeDecision.Reject => CheckResult.Fail, JudgeDecision.Inconclusive => CheckResult.NoData, _ => CheckResult.Pass },
-                    m.Explanation)
-                {
-                    Details = new Dictionary<string, double>
-                    {
-                        ["primaryRate"] = m.PrimaryRate, ["canaryRate"] = m.CanaryRate, ["lower"] = m.Lower, ["upper"] = m.Upper,
-                        ["evidence"] = m.Evidence, ["rejectAt"] = m.RejectAt, ["margin"] = m.Margin,
-                        ["primaryRequests"] = m.PrimaryRequests, ["canaryRequests"] = m.CanaryRequests,
-                    },
-                };
-                _checks.Add(check);
-                if (check.Result != CheckResult.Pass) _failing ??= check;
-            }
+            RecordJudgeChecks(result);
             switch (result.Decision)
             {
                 case JudgeDecision.Reject:

@@ -168,10 +168,10 @@ public static partial class CanaryValidator
             bag.Error($"{p}.sessionAffinity.maxAge", $"must be a whole number of seconds, 0 or more (got {Format(maxAge)})");
 
         var metrics = Metrics(a, bag);
-        return new ResolvedAnalysis(interval, threshold, metrics, Webhooks(a, bag), Alerts(a), Judge(a.Judge, metrics, bag));
+        return new ResolvedAnalysis(interval, threshold, metrics, Webhooks(a, bag), Alerts(a), Judge(a.Judge, metrics, interval, bag));
     }
 
-    private static Analysis.JudgeSettings? Judge(JudgeSpec? j, List<MetricCheck> metrics, DiagnosticBag bag)
+    private static Analysis.JudgeSettings? Judge(JudgeSpec? j, List<MetricCheck> metrics, TimeSpan interval, DiagnosticBag bag)
     {
         if (j is null) return null;
         const string p = "spec.analysis.judge";
@@ -196,6 +196,15 @@ public static partial class CanaryValidator
         if (alpha is <= 0 or > 0.5 || !double.IsFinite(alpha))
             bag.Error($"{p}.falseRollbackRate", $"must be a probability above 0 and at most 0.5 (got {Format(alpha)})");
         if (j.MinRequests is < 1) bag.Error($"{p}.minRequests", $"must be at least 1 (got {j.MinRequests})");
+        TimeSpan? look = null;
+        if (j.LookInterval is { } li)
+        {
+            if (!GoDuration.TryParse(li, out var span) || span <= TimeSpan.Zero)
+                bag.Error($"{p}.lookInterval", $"'{li}' is not a duration such as 10s or 500ms");
+            else if (span >= interval)
+                bag.Error($"{p}.lookInterval", $"must be shorter than spec.analysis.interval ({GoDuration.Format(interval)}), got {li}");
+            else look = span;
+        }
         var judgeErrors = metrics.Any(x => x.IsBuiltin && x.Name == MetricCheck.RequestSuccessRate);
         var judgeLatency = duration is not null;
         if (!judgeErrors && !judgeLatency)
@@ -203,7 +212,7 @@ public static partial class CanaryValidator
         if (Analysis.Judges.For(j.Type) is null)
             bag.Error($"{p}.type", $"'{j.Type}' is not a judge Aviary has (one of {string.Join(", ", Analysis.Judges.Types)})");
         return new Analysis.JudgeSettings(j.Type, errorMargin, latencyMargin, thresholdMs, alpha, j.PromoteEarly ?? false, j.MinRequests ?? 10,
-            judgeErrors, judgeLatency);
+            judgeErrors, judgeLatency, look);
     }
 
     private static List<MetricCheck> Metrics(CanaryAnalysis a, DiagnosticBag bag)

@@ -69,7 +69,15 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
             if (next < now) next = now + interval - TimeSpan.FromTicks((now - next).Ticks % interval.Ticks);
             try
             {
-                await _wake.WaitAsync(next - now, cancellationToken);
+                // With analysis.judge.lookInterval the judge also looks between ticks (a look only ever rolls back).
+                var woken = false;
+                while (!woken && Policy.Judge?.LookInterval is { } look && look < next - now)
+                {
+                    woken = await _wake.WaitAsync(look, cancellationToken);
+                    if (!woken) await LookOnceAsync(cancellationToken);
+                    now = _time.GetUtcNow();
+                }
+                if (!woken && next > now) await _wake.WaitAsync(next - now, cancellationToken);
             }
             catch (OperationCanceledException)
             {
@@ -78,11 +86,25 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
         }
     }
 
-    private async Task TickOnceAsync(CancellationToken cancellationToken)
+    private Task LookOnceAsync(CancellationToken cancellationToken) => RunAsync(cancellationToken, look: true);
+
+    private Task TickOnceAsync(CancellationToken cancellationToken) => RunAsync(cancellationToken, look: false);
+
+    private async Task RunAsync(CancellationToken cancellationToken, bool look)
     {
         var policy = Policy;
         try
         {
+            if (look)
+            {
+                if (_store.IsPaused(policy.Id)) return;
+                var current = _store.LoadStatus(policy.Id);
+                if (current is null) return;
+                var seen = await _scheduler.LookAsync(policy, current, cancellationToken);
+                if (seen.Events.Count == 0 && seen.Checks.Count == 0) return; // nothing decided: nothing to write
+                Save(policy, seen);
+                return;
+            }
             var action = _store.PendingAction(policy.Id);
             if (action is { Kind: ManualActionKind.Pause or ManualActionKind.Resume })
             {
@@ -92,11 +114,7 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
             // Paused is suspend by another name: the tick does nothing until resumed.
             if (_store.IsPaused(policy.Id)) policy = policy with { Suspend = true };
             var status = _store.LoadStatus(policy.Id) ?? CanaryStatus.Empty;
-            var outcome = await _scheduler.TickAsync(policy, status, action, cancellationToken);
-            var now = _time.GetUtcNow();
-            _store.SaveTick(policy.Id, policy.Namespace, policy.Name, outcome, now);
-            foreach (var e in outcome.Events) LogEvent(_logger, policy.Id, e.Type.ToString(), e.Message);
-            _publish(new CanaryUpdate(policy, outcome, now));
+            Save(policy, await _scheduler.TickAsync(policy, status, action, cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -107,6 +125,14 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
             LogTickFailed(_logger, policy.Id, e);
             _store.AddEvent(policy.Id, _time.GetUtcNow(), EventType.Warning, $"internal error during analysis of {policy.Id}: {e.Message}");
         }
+    }
+
+    private void Save(CanaryPolicy policy, TickOutcome outcome)
+    {
+        var now = _time.GetUtcNow();
+        _store.SaveTick(policy.Id, policy.Namespace, policy.Name, outcome, now);
+        foreach (var e in outcome.Events) LogEvent(_logger, policy.Id, e.Type.ToString(), e.Message);
+        _publish(new CanaryUpdate(policy, outcome, now));
     }
 
     public async Task StopAsync(bool stopInstances)

@@ -77,6 +77,63 @@ public sealed class JudgeSchedulerTests
     }
 
     [Fact]
+    public async Task Look_CanaryFarWorse_RolledBackBetweenTicks()
+    {
+        var (h, arms) = Setup("lookInterval: 10s");
+        await FirstStepAsync(h);
+        // Ten seconds of traffic: the look rolls back without waiting for the next analysis tick.
+        arms.Serve(new ArmSample(900, 5, 0), new ArmSample(100, 20, 0));
+        var outcome = await h.LookAsync();
+
+        Assert.Equal(CanaryPhase.Failed, h.Phase);
+        Assert.Equal(0, h.Router.Weights.Canary);
+        Assert.Contains(outcome.Events, e => e.Message.StartsWith("Rolling back podinfo.test the judge found the canary worse than the primary: error rate: canary 20% (20 of 100 requests)", StringComparison.Ordinal));
+        Assert.Contains(outcome.Events, e => e.Message == "Canary failed! Scaling down podinfo.test");
+        var check = Assert.Single(outcome.Checks, c => c.Kind == "judge" && c.Name == "request-success-rate");
+        Assert.Equal(CheckResult.Fail, check.Result);
+        Assert.Equal(0, h.Status.FailedChecks);
+    }
+
+    [Fact]
+    public async Task Look_NothingShown_ChangesNothingAndTheTickWeighsTheSameRequests()
+    {
+        var (h, arms) = Setup("lookInterval: 10s");
+        await FirstStepAsync(h);
+        var before = h.Status;
+        arms.Serve(new ArmSample(900, 5, 0), new ArmSample(100, 1, 0));
+        var look = await h.LookAsync();
+
+        Assert.Empty(look.Events);
+        Assert.Empty(look.Checks);
+        Assert.Same(before, h.Status);
+
+        // The tick at the end of the interval weighs the look's requests together with the rest of the minute.
+        arms.Serve(new ArmSample(4500, 25, 0), new ArmSample(500, 2, 0));
+        var tick = await h.TickAsync();
+        var check = Assert.Single(tick.Checks, c => c.Kind == "judge" && c.Name == "request-success-rate");
+        Assert.Equal(600, check.Details!["canaryRequests"]);
+        Assert.Equal(20, h.Router.Weights.Canary);
+    }
+
+    [Fact]
+    public async Task Look_WithoutAJudgeOrOutsideAnAnalysis_DoesNothing()
+    {
+        var (h, arms) = Setup("lookInterval: 10s");
+        await h.TickAsync(); // Initialized: no analysis under way
+        arms.Serve(new ArmSample(900, 5, 0), new ArmSample(100, 100, 0));
+        var idle = await h.LookAsync();
+        Assert.Empty(idle.Events);
+        Assert.Equal(CanaryPhase.Initialized, h.Phase);
+
+        var plain = new SchedulerHarness(SchedulerHarness.Canary("interval: 1m\nthreshold: 5\nstepWeight: 10\nmaxWeight: 50"));
+        await plain.StartRolloutAsync();
+        await plain.TickAsync();
+        var none = await plain.LookAsync();
+        Assert.Empty(none.Events);
+        Assert.Equal(CanaryPhase.Progressing, plain.Phase);
+    }
+
+    [Fact]
     public async Task Tick_TooFewCanaryRequests_HoldsTheStepWithoutAFailedCheck()
     {
         var (h, arms) = Setup();

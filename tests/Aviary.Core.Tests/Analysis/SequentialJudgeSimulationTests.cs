@@ -112,6 +112,41 @@ public sealed class SequentialJudgeSimulationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Evaluate_2000NullRolloutsWithFiveLooksBetweenTicks_FalseRollbacksWithinTheBound()
+    {
+        // analysis.judge.lookInterval: between two ticks the scheduler peeks five times at what came since the last
+        // tick (the state does not change; the tick then weighs the whole interval). At the margin boundary with a
+        // loose bound, so that the rate is observable.
+        const int runs = 2000;
+        const double alpha = 0.1;
+        var settings = SequentialJudgeTests.Settings(errorMargin: 0.5, latencyMargin: 10, alpha: alpha);
+        var rng = new Random(2026);
+        var rejected = 0;
+        for (var run = 0; run < runs; run++)
+        {
+            var (requests, shares, errorRate, slowRate) = Rollout(rng);
+            JudgeState? state = null;
+            var rolledBack = false;
+            foreach (var share in shares)
+            {
+                var sofar = new ArmCounts(new ArmSample(0, 0, 0), new ArmSample(0, 0, 0));
+                for (var look = 1; look <= 6 && !rolledBack; look++)
+                {
+                    var part = Simulation.Tick(rng, requests / 6, share, errorRate, errorRate + 0.005, slowRate, slowRate + 0.10);
+                    sofar = new ArmCounts(sofar.Primary + part.Primary, sofar.Canary + part.Canary);
+                    var result = Judge.Evaluate(settings, state, sofar);
+                    if (result.Decision == JudgeDecision.Reject) rolledBack = true;
+                    else if (look == 6) state = result.State;
+                }
+                if (rolledBack) break;
+            }
+            if (rolledBack) rejected++;
+        }
+        output.WriteLine($"{rejected} of {runs} rolled back (bound {runs * alpha}, allowed {Allowed(runs, alpha):0.#})");
+        Assert.True(rejected <= Allowed(runs, alpha), $"{rejected} of {runs} rollouts rolled back, allowed {Allowed(runs, alpha):0.#}");
+    }
+
+    [Fact]
     public void Evaluate_NullWithBaselineChangingEveryTick_FalseRollbacksWithinTheBound()
     {
         // The primary's rate is a nuisance that may move: the test needs no estimate of it, only both arms moving together.

@@ -81,6 +81,24 @@ public sealed class CanaryValidatorTests
             ErrorsOf($"interval: 1m\nthreshold: 1\nstepWeight: 10\nmetrics:\n- name: request-success-rate\n  interval: {interval}\n  thresholdRange: {{min: 99}}"));
     }
 
+    [Theory]
+    [InlineData("1m", "spec.analysis.judge.lookInterval: must be shorter than spec.analysis.interval (1m0s), got 1m")]
+    [InlineData("2m", "spec.analysis.judge.lookInterval: must be shorter than spec.analysis.interval (1m0s), got 2m")]
+    [InlineData("0s", "spec.analysis.judge.lookInterval: '0s' is not a duration such as 10s or 500ms")]
+    [InlineData("often", "spec.analysis.judge.lookInterval: 'often' is not a duration such as 10s or 500ms")]
+    public void Validate_JudgeLookIntervalNotShorterThanTheInterval_IsError(string look, string expected)
+    {
+        Assert.Equal([expected], ErrorsOf($"interval: 1m\nthreshold: 1\nstepWeight: 10\nmetrics:\n- name: request-success-rate\n  thresholdRange: {{min: 99}}\njudge:\n  type: sequential\n  lookInterval: {look}"));
+    }
+
+    [Fact]
+    public void Validate_JudgeLookInterval_IsCompiled()
+    {
+        var doc = ReadOne(Canary("interval: 1m\nthreshold: 1\nstepWeight: 10\nmetrics:\n- name: request-success-rate\n  thresholdRange: {min: 99}\njudge:\n  type: sequential\n  lookInterval: 10s"));
+        Assert.Empty(doc.Errors());
+        Assert.Equal(TimeSpan.FromSeconds(10), ((CanaryPolicy)doc.Compiled!).Judge!.LookInterval);
+    }
+
     [Fact]
     public void Validate_ManyProblems_ReportsAllOfThemAtOnce()
     {
