@@ -29,7 +29,8 @@ public sealed partial class CanaryController(
     Func<bool> isLeader,
     TimeProvider time,
     ILogger logger,
-    string? watchNamespace = null)
+    string? watchNamespace = null,
+    string? defaultProvider = null)
 {
     /// <summary>The annotation that asks for a manual action: promote, abort, retry, pause or resume.</summary>
     public const string ActionAnnotation = "aviary.dev/action";
@@ -98,6 +99,8 @@ public sealed partial class CanaryController(
             await ReportInvalidAsync(obj, doc, cancellationToken);
             return TimeSpan.FromSeconds(30);
         }
+        // Flagger's -mesh-provider: the provider of canaries that name none.
+        if (policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider)) policy = policy with { Provider = defaultProvider };
         var scheduler = new CanaryScheduler(services(policy));
         var status = doc.Manifest is Canary c ? c.Status ?? CanaryStatus.Empty : CanaryStatus.Empty;
         var finalizers = (obj["metadata"]?["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];

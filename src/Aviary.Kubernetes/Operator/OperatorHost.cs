@@ -33,6 +33,12 @@ public sealed record OperatorOptions
     /// <summary>Leader election (null: this replica always acts, e.g. a single replica out of cluster).</summary>
     public LeaderElectionOptions? LeaderElection { get; init; }
 
+    /// <summary>
+    /// The provider of canaries without <c>spec.provider</c> (Flagger's <c>-mesh-provider</c>): it picks the router
+    /// and the built-in metric queries. Default <c>istio</c>, as Flagger's.
+    /// </summary>
+    public string MeshProvider { get; init; } = "istio";
+
     /// <summary>Prometheus for canaries without spec.metricsServer.</summary>
     public Uri? MetricsServer { get; init; }
 
@@ -55,6 +61,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
     private readonly KubeRuntime _runtime;
+    private readonly KubeClient? _electionClient;
     private WebApplication? _app;
     private volatile bool _watching;
 
@@ -67,10 +74,13 @@ public sealed partial class OperatorHost : IAsyncDisposable
         var config = options.Kubeconfig is null ? KubeClientConfig.Default(null, options.Context) : KubeClientConfig.FromKubeconfig(options.Kubeconfig, options.Context);
         Client = new KubeClient(config, options.Client, time, loggers);
         Metrics = new CanaryMetrics(Version, "kubernetes", time);
-        Elector = options.LeaderElection is { } le ? new LeaderElector(Client, le, time, loggers.CreateLogger("Aviary.LeaderElection")) : null;
+        // Leader election has its own client (as client-go's does): its renewals never queue behind the canaries'
+        // requests in the client-side rate limiter, so a busy leader does not lose its lease.
+        _electionClient = options.LeaderElection is null ? null : new KubeClient(config, options.Client, time, loggers);
+        Elector = options.LeaderElection is { } le ? new LeaderElector(_electionClient!, le, time, loggers.CreateLogger("Aviary.LeaderElection")) : null;
         _runtime = new KubeRuntime(Client, options.MetricsServer, time, loggers);
         Controller = new CanaryController(Client, _runtime.ServicesFor, new KubeEventRecorder(Client, loggers.CreateLogger("Aviary.Events")),
-            Metrics, () => Elector?.IsLeader ?? true, time, loggers.CreateLogger("Aviary.Canaries"), options.Namespace);
+            Metrics, () => Elector?.IsLeader ?? true, time, loggers.CreateLogger("Aviary.Canaries"), options.Namespace, options.MeshProvider);
     }
 
     public static string Version { get; } = typeof(OperatorHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
@@ -131,6 +141,16 @@ public sealed partial class OperatorHost : IAsyncDisposable
             await _app.DisposeAsync();
             _app = null;
         }
+    }
+
+    /// <summary>
+    /// Stops as a crashed process would: the loops end and the endpoint closes, but the leader Lease is not released
+    /// (its client is gone first), so a standby takes over only once the lease expires. For tests of failover.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        _electionClient?.Dispose();
+        await StopAsync();
     }
 
     private async Task StartHttpAsync(CancellationToken cancellationToken)
@@ -202,6 +222,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
         await StopAsync();
         _runtime.Dispose();
         Client.Dispose();
+        _electionClient?.Dispose();
         _stop.Dispose();
     }
 

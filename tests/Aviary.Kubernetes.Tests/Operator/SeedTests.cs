@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using Aviary.Routing.Proxy;
+
+namespace Aviary.Kubernetes.Tests.Operator;
+
+/// <summary>
+/// The seeds, end to end against a real API server and a real Prometheus: the operator (as the ServiceAccount of
+/// <c>deploy/</c>) runs the Canary a user applies with kubectl, and a user drives the rollout with kubectl.
+/// Analysis intervals are shortened (seconds instead of minutes); everything else is the seeds' manifests.
+/// </summary>
+[Collection(OperatorCollection.Name)]
+public sealed class SeedTests(OperatorCluster cluster)
+{
+    /// <summary>podinfo as Linkerd's tutorial deploys it: a Deployment and the Service the frontend calls.</summary>
+    internal static string PodinfoYaml(string image = "ghcr.io/stefanprodan/podinfo:1.7.0", int replicas = 1) => $$"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: podinfo
+          labels: {app: podinfo}
+        spec:
+          replicas: {{replicas}}
+          selector:
+            matchLabels: {app: podinfo}
+          template:
+            metadata:
+              labels: {app: podinfo}
+              annotations: {linkerd.io/inject: enabled}
+            spec:
+              containers:
+              - name: podinfod
+                image: {{image}}
+                command: ["./podinfo", "--port=9898"]
+                ports:
+                - {name: http, containerPort: 9898, protocol: TCP}
+                readinessProbe:
+                  httpGet: {path: /readyz, port: 9898}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: podinfo
+        spec:
+          selector: {app: podinfo}
+          ports:
+          - {name: http, port: 9898, targetPort: 9898}
+        """;
+
+    /// <summary>Seed 1's Canary (no provider: the operator's mesh provider is linkerd), with a 2 s interval.</summary>
+    internal static string LinkerdCanaryYaml(string interval = "2s") => $$"""
+        apiVersion: flagger.app/v1beta1
+        kind: Canary
+        metadata:
+          name: podinfo
+        spec:
+          targetRef:
+            apiVersion: apps/v1
+            kind: Deployment
+            name: podinfo
+          service:
+            port: 9898
+          analysis:
+            interval: {{interval}}
+            threshold: 5
+            stepWeight: 10
+            maxWeight: 100
+            metrics:
+            - name: request-success-rate
+              thresholdRange:
+                min: 99
+              interval: 1m
+            - name: request-duration
+              thresholdRange:
+                max: 500
+              interval: 1m
+        """;
+
+    [Fact]
+    public async Task Linkerd_ApplyCanary_InitializesPrimaryServicesAndTrafficSplit()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd" });
+        await bed.ApplyAsync(PodinfoYaml());
+        await bed.ApplyAsync(LinkerdCanaryYaml());
+
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+
+        var primary = await bed.RequireAsync("apps/v1", "deployments/podinfo-primary");
+        Assert.Equal("podinfo-primary", primary["spec"]!["selector"]!["matchLabels"]!["app"]!.GetValue<string>());
+        Assert.Equal("podinfo-primary", primary["spec"]!["template"]!["metadata"]!["labels"]!["app"]!.GetValue<string>());
+        Assert.Equal("ghcr.io/stefanprodan/podinfo:1.7.0", primary["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
+        var target = await bed.RequireAsync("apps/v1", "deployments/podinfo");
+        Assert.Equal(0, target["spec"]!["replicas"]!.GetValue<int>());
+
+        foreach (var (service, selects) in new[] { ("podinfo", "podinfo-primary"), ("podinfo-primary", "podinfo-primary"), ("podinfo-canary", "podinfo") })
+        {
+            var svc = await bed.RequireAsync("v1", "services/" + service);
+            Assert.Equal(selects, svc["spec"]!["selector"]!["app"]!.GetValue<string>());
+            Assert.Equal(9898, svc["spec"]!["ports"]![0]!["port"]!.GetValue<int>());
+        }
+
+        var split = await bed.RequireAsync("split.smi-spec.io/v1alpha2", "trafficsplits/podinfo");
+        Assert.Equal("podinfo", split["spec"]!["service"]!.GetValue<string>());
+        var backends = split["spec"]!["backends"]!.AsArray().ToDictionary(b => b!["service"]!.GetValue<string>(), b => b!["weight"]!.GetValue<int>());
+        Assert.Equal(new Dictionary<string, int> { ["podinfo-primary"] = 100, ["podinfo-canary"] = 0 }, backends);
+
+        // The seed's line: "Normal Synced canary/podinfo Initialization done! podinfo.test".
+        var done = Assert.Single(bed.Events, e => e.Message == $"Initialization done! podinfo.{bed.Namespace}");
+        Assert.Equal(("Normal", "Synced", "Canary/podinfo"), (done.Type, done.Reason, done.Object));
+    }
+}
