@@ -83,6 +83,7 @@ public sealed partial class LeaderElector
     private string? _observedRecord;
     private DateTimeOffset _observedAt;
     private bool _announced;
+    private volatile bool _abandoned;
 
     public LeaderElector(KubeClient client, LeaderElectionOptions options, TimeProvider time, ILogger logger)
     {
@@ -109,10 +110,21 @@ public sealed partial class LeaderElector
     /// <summary>The holder this replica last saw in the lease (itself when leading), or null.</summary>
     public string? ObservedHolder { get; private set; }
 
+    /// <summary>
+    /// Gives up leadership at once without releasing the lease, as a crashed replica would: <see cref="IsLeader"/>
+    /// turns false now, and <see cref="RunAsync"/>, once cancelled, leaves the lease for a standby to take over after
+    /// it expires.
+    /// </summary>
+    public void Abandon()
+    {
+        _abandoned = true;
+        lock (_gate) _validUntil = DateTimeOffset.MinValue;
+    }
+
     /// <summary>Acquires and renews until cancelled; on the way out releases the lease when it still holds it (unless <see cref="LeaderElectionOptions.ReleaseOnCancel"/> is false).</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        while (!cancellationToken.IsCancellationRequested && !_abandoned)
         {
             var round = LeaseRound.Failed;
             try
@@ -123,10 +135,11 @@ public sealed partial class LeaderElector
             {
                 break;
             }
-            catch (Exception e) when (e is HttpRequestException or KubeApiException or IOException or OperationCanceledException)
+            catch (Exception e) when (e is HttpRequestException or KubeApiException or IOException or OperationCanceledException or ObjectDisposedException)
             {
                 LogError(_logger, e.Message);
             }
+            if (_abandoned) break;
             var leading = IsLeader;
             if (leading && !_announced) LogLeading(_logger, _options.Identity, _options.Namespace, _options.LeaseName);
             else if (!leading && _announced) LogLost(_logger, _options.Identity, ObservedHolder ?? "nobody");
@@ -140,11 +153,8 @@ public sealed partial class LeaderElector
                 break;
             }
         }
-        if (_options.ReleaseOnCancel) await ReleaseAsync();
-        else
-        {
-            lock (_gate) _validUntil = DateTimeOffset.MinValue;
-        }
+        if (_options.ReleaseOnCancel && !_abandoned) await ReleaseAsync();
+        lock (_gate) _validUntil = DateTimeOffset.MinValue;
         _announced = false;
     }
 
@@ -206,6 +216,7 @@ public sealed partial class LeaderElector
         _observedRecord = (written.Value["spec"] as JsonObject)?.ToJsonString();
         _observedAt = _time.GetUtcNow();
         ObservedHolder = _options.Identity;
+        if (_abandoned) return LeaseRound.Failed;
         lock (_gate) _validUntil = start + _options.RenewDeadline;
         return LeaseRound.Leading;
     }
@@ -229,7 +240,7 @@ public sealed partial class LeaderElector
             if (released.Succeeded) LogReleased(_logger, _options.Identity);
             else LogError(_logger, released.Error!.ToString());
         }
-        catch (Exception e) when (e is HttpRequestException or KubeApiException or OperationCanceledException)
+        catch (Exception e) when (e is HttpRequestException or KubeApiException or OperationCanceledException or ObjectDisposedException)
         {
             LogError(_logger, e.Message);
         }

@@ -213,7 +213,8 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
     public async Task Run_LeaderKilled_StandbyTakesOverAfterExpiryAndTheyNeverLeadTogether()
     {
         var ns = await Server.CreateNamespaceAsync("lease-kill");
-        var a = Elector(ns, "replica-a", TimeProvider.System, release: false);
+        // a would release on a graceful stop, but it is killed (Abandon); b is configured never to release.
+        var a = Elector(ns, "replica-a", TimeProvider.System);
         var b = Elector(ns, "replica-b", TimeProvider.System, release: false);
         using var stopA = new CancellationTokenSource();
         using var stopB = new CancellationTokenSource();
@@ -239,6 +240,8 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
             Assert.Equal("replica-a", Holder(before));
 
             // Kill a: it stops renewing and does not release.
+            a.Abandon();
+            Assert.False(a.IsLeader);
             await stopA.CancelAsync();
             await runA;
             Assert.False(a.IsLeader);
