@@ -177,9 +177,10 @@ public sealed class GatewayApiRouter : IKubeRouter
         return rule;
     }
 
+    // The group is left out rather than written as "" (the core group either way, by the Gateway API's definition):
+    // some API servers (1.20) read an empty string in a CRD object as null and reject it.
     private static JsonObject BackendReference(string name, int port) => new()
     {
-        ["group"] = "",
         ["kind"] = "Service",
         ["name"] = name,
         ["port"] = port,
