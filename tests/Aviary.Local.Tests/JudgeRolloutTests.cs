@@ -32,11 +32,11 @@ public sealed class JudgeRolloutTests
           type: sequential
         """;
 
-    private static async Task<LocalTestBed> StartAsync()
+    private static async Task<LocalTestBed> StartAsync(string analysis = Analysis)
     {
         var bed = new LocalTestBed();
         bed.WriteWorkload("--version 1.0.0");
-        bed.WriteCanary(Analysis);
+        bed.WriteCanary(analysis);
         await bed.StartControllerAsync();
         await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
         bed.StartLoad();
@@ -82,6 +82,25 @@ public sealed class JudgeRolloutTests
         var after = bed.Traffic!.Results.Count;
         await Task.Delay(1000);
         Assert.All(bed.Traffic.Results.Skip(after), r => Assert.Contains("\"version\":\"1.0.0\"", r.Body ?? "", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Rollout_JudgeLooksBetweenTicks_RollsBackBeforeTheNextAnalysisTick()
+    {
+        // Ticks 30 s apart, looks every second: a canary failing a quarter of its requests is rolled back by a look,
+        // long before the first analysis tick after its first step could weigh it.
+        var analysis = Analysis.Replace("interval: 4s", "interval: 30s", StringComparison.Ordinal) + "\n  lookInterval: 1s";
+        await using var bed = await StartAsync(analysis);
+
+        bed.WriteWorkload("--version 2.0.0 --error-rate 0.25");
+        await bed.WaitForAsync(Minute * 3, s => s.CanaryWeight == 20 || s.Phase == CanaryPhase.Failed, "the first step of v2");
+        // From the first step, the next tick is 30 s away; the looks must act well within it.
+        await bed.WaitForPhaseAsync(CanaryPhase.Failed, TimeSpan.FromSeconds(20));
+
+        Assert.Contains(bed.Events, e => e.StartsWith("Rolling back podinfo.test the judge found the canary worse than the primary: error rate: canary ", StringComparison.Ordinal));
+        var ticks = JudgeTicks(bed);
+        Assert.Equal(CheckResult.Fail, Assert.Single(ticks).Result); // the look's check is the only one: no tick judged v2
+        Assert.Equal(0, bed.Status!.CanaryWeight);
     }
 
     [Fact]
