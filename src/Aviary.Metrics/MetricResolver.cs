@@ -27,7 +27,7 @@ namespace Aviary.Metrics;
 /// <see cref="MetricSample"/> error that says which template or query and why. Providers and clients are cached per
 /// template and address, and rebuilt when the template's provider or its credentials change. Thread-safe.
 /// </summary>
-public sealed partial class MetricResolver : IMetricProvider, IDisposable
+public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDisposable
 {
     /// <summary>The source of inline queries.</summary>
     public const string PrometheusSource = "prometheus";
@@ -193,6 +193,43 @@ public sealed partial class MetricResolver : IMetricProvider, IDisposable
         Log.Query(_logger, metric.Name, canary.Id, PrometheusClient.SafeAddress(server.Value), rendered.Value!);
         var result = await ServerProvider(server.Value).RunQueryAsync(rendered.Value!, ct).ConfigureAwait(false);
         return result.ToSample(queries.Provider, queries.ScaleFor(metric.Name));
+    }
+
+    /// <summary>
+    /// The judge's per-arm counters from the canary's Prometheus (<see cref="ArmQueries"/>): cumulative requests, 5xx
+    /// and slow requests of <c>{{ target }}</c> and <c>{{ target }}-primary</c>. A workload without series yet counts 0.
+    /// </summary>
+    public async ValueTask<Outcome<ArmCounts>> ReadAsync(CanaryPolicy canary, double slowThresholdMs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(canary);
+        var provider = canary.Provider.Length > 0 ? canary.Provider : _options.DefaultProvider;
+        var server = MetricsServerOf(canary);
+        if (!server.Succeeded) return Outcome<ArmCounts>.Fail(server.Error!);
+        if (server.Value is null)
+            return Outcome<ArmCounts>.Fail("the judge reads request counts from Prometheus: set spec.metricsServer or the runtime's metrics server");
+        var queries = ArmQueries.For(provider);
+        if (!queries.Succeeded) return Outcome<ArmCounts>.Fail(queries.Error!);
+        var client = ServerProvider(server.Value);
+        var bound = queries.Value!.SlowBound(slowThresholdMs);
+        var primary = await ArmAsync(client, queries.Value, canary.Namespace, canary.PrimaryName, bound, cancellationToken).ConfigureAwait(false);
+        if (!primary.Succeeded) return Outcome<ArmCounts>.Fail(primary.Error!);
+        var target = await ArmAsync(client, queries.Value, canary.Namespace, canary.TargetName, bound, cancellationToken).ConfigureAwait(false);
+        if (!target.Succeeded) return Outcome<ArmCounts>.Fail(target.Error!);
+        return new ArmCounts(primary.Value, target.Value);
+    }
+
+    private static async Task<Outcome<ArmSample>> ArmAsync(IMetricQueryProvider client, ArmQueries queries, string ns, string workload, double bound,
+        CancellationToken ct)
+    {
+        var values = new double[4];
+        string[] texts = [queries.RequestsQuery(ns, workload), queries.ErrorsQuery(ns, workload), queries.BucketQuery(ns, workload, null), queries.BucketQuery(ns, workload, bound)];
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var result = await client.RunQueryAsync(texts[i], ct).ConfigureAwait(false);
+            if (result.Kind == QueryResultKind.Error) return Outcome<ArmSample>.Fail($"{queries.Provider} counters of {workload}.{ns}: {result.Message}");
+            values[i] = result.HasValue ? result.Value : 0;
+        }
+        return new ArmSample(values[0], values[1], Math.Max(0, values[2] - values[3]));
     }
 
     private MetricTemplateModel Model(CanaryPolicy canary, MetricCheck metric) =>
