@@ -111,8 +111,15 @@ public sealed record OperatorTestBedOptions
 
     public TimeSpan RetryPeriod { get; init; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>The generated traffic (rate, arms); default 20 requests/s, both versions healthy at 5 ms.</summary>
+    /// <summary>
+    /// The generated traffic (rate, arms); default <see cref="DefaultMesh"/>. Keep batches large (a tick of 1 s): the
+    /// test mesh restarts its weighted round robin whenever it re-reads the routing object (every 200 ms), so small
+    /// batches (its default, 2 requests per 100 ms) never reach a canary at a low weight.
+    /// </summary>
     public TestMeshMetricsOptions? Mesh { get; init; }
+
+    /// <summary>50 requests per second in batches of one second; both versions healthy at 5 ms.</summary>
+    public static TestMeshMetricsOptions DefaultMesh { get; } = new() { RequestsPerSecond = 50, Tick = TimeSpan.FromSeconds(1) };
 
     /// <summary>Play the kubelet: mark Deployments ready whenever their spec changes. Default true.</summary>
     public bool Kubelet { get; init; } = true;
@@ -225,7 +232,7 @@ public sealed class OperatorTestBed : IAsyncDisposable
         if (Options.Provider != "kubernetes")
         {
             Mesh = TestMesh.Start(Server, TestMeshTarget.ForProvider(Options.Provider, Namespace, Options.Service, Options.Ingress, Options.Workload));
-            MeshMetrics = await Mesh.StartMetricsAsync(Options.Mesh);
+            MeshMetrics = await Mesh.StartMetricsAsync(Options.Mesh ?? OperatorTestBedOptions.DefaultMesh);
             targets.Add(MeshMetrics.ScrapeTarget());
         }
         targets.AddRange(_replicas.Select(r => new ScrapeTarget(OperatorJob(r.Index), $"127.0.0.1:{r.Port.ToString(CultureInfo.InvariantCulture)}")));
@@ -379,7 +386,11 @@ public sealed class OperatorTestBed : IAsyncDisposable
         {
             var (status, body) = await Server.RequestAsync(HttpMethod.Get, $"/apis/flagger.app/v1beta1/namespaces/{ns}/canaries/{name}");
             canary = status == HttpStatusCode.OK ? JsonNode.Parse(body) as JsonObject : null;
-            return canary?["status"]?["phase"]?.GetValue<string>() == phase;
+            var now = canary?["status"]?["phase"]?.GetValue<string>();
+            // The other end of a rollout never turns into this one by itself: fail at once with the description.
+            if (now is "Succeeded" or "Failed" && phase is "Succeeded" or "Failed" && now != phase)
+                throw new Xunit.Sdk.XunitException($"canary {ns}/{name} is {now}, expected {phase}\n{await DescribeAsync(name)}");
+            return now == phase;
         }, timeout ?? TimeSpan.FromSeconds(90), $"canary {ns}/{name} in phase {phase}", name);
         return canary!;
     }
@@ -587,6 +598,24 @@ public sealed class OperatorTestBed : IAsyncDisposable
         catch (Exception e) when (e is HttpRequestException or InvalidOperationException or KubeApiException or TaskCanceledException)
         {
             text.Append("(cannot read the cluster: ").Append(e.Message).Append(")\n");
+        }
+        if (Prometheus is not null)
+        {
+            text.Append("prometheus targets: ").Append(await Prometheus.TargetsSummaryAsync()).Append('\n');
+            try
+            {
+                foreach (var query in new[] { "sum by (deployment) (response_total)", "sum by (destination_workload) (istio_requests_total)", "flagger_canary_status" })
+                    text.Append("prometheus ").Append(query).Append(": ").Append((await Prometheus.QueryAsync(query)).GetProperty("result")).Append('\n');
+            }
+            catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException)
+            {
+                text.Append("(cannot query Prometheus: ").Append(e.Message).Append(")\n");
+            }
+        }
+        if (MeshMetrics is not null)
+        {
+            text.Append("mesh counts: primary ").Append(MeshMetrics.Counts(BackendRole.Primary).Total).Append(", canary ")
+                .Append(MeshMetrics.Counts(BackendRole.Canary).Total).Append(", unrouted ").Append(MeshMetrics.Unrouted).Append('\n');
         }
         text.Append("events:\n");
         foreach (var e in Events) text.Append("  ").Append(e).Append('\n');

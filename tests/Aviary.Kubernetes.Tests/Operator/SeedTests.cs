@@ -107,4 +107,60 @@ public sealed class SeedTests(OperatorCluster cluster)
         var done = Assert.Single(bed.Events, e => e.Message == $"Initialization done! podinfo.{bed.Namespace}");
         Assert.Equal(("Normal", "Synced", "Canary/podinfo"), (done.Type, done.Reason, done.Object));
     }
+
+    [Fact]
+    public async Task Linkerd_SetImage_AdvancesTrafficSplitInStepsOfTenToPromotion()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd" });
+        await bed.ApplyAsync(PodinfoYaml());
+        await bed.ApplyAsync(LinkerdCanaryYaml());
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+
+        // What the mesh routes, sampled while the rollout runs: every weight the TrafficSplit passes through.
+        using var sampling = new CancellationTokenSource();
+        var seen = new List<int>();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                var routes = bed.Mesh!.Routes;
+                if (routes.Exists && (seen.Count == 0 || seen[^1] != routes.Weights.Canary)) seen.Add(routes.Weights.Canary);
+                await Task.Delay(100);
+            }
+        });
+
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:1.7.1");
+        var canary = await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(120));
+        await sampling.CancelAsync();
+        await sampler;
+
+        Assert.Equal([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0], seen);
+        var primary = await bed.RequireAsync("apps/v1", "deployments/podinfo-primary");
+        Assert.Equal("ghcr.io/stefanprodan/podinfo:1.7.1", primary["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
+        Assert.Equal(0, (await bed.RequireAsync("apps/v1", "deployments/podinfo"))["spec"]!["replicas"]!.GetValue<int>());
+        Assert.Equal(0, canary["status"]!["canaryWeight"]!.GetValue<int>());
+
+        var id = $"podinfo.{bed.Namespace}";
+        var expected = new List<string> { $"Initialization done! {id}", $"New revision detected! Scaling up {id}", $"Starting canary analysis for {id}" };
+        expected.AddRange(Enumerable.Range(1, 10).Select(i => $"Advance {id} canary weight {i * 10}"));
+        expected.AddRange([$"Copying {id} template spec to podinfo-primary.{bed.Namespace}", $"Routing all traffic to primary", $"Promotion completed! Scaling down {id}"]);
+        var messages = bed.EventMessages();
+        Assert.True(IsSubsequence(expected, messages), "events:\n" + string.Join("\n", messages));
+        Assert.All(bed.Events.Where(e => e.Object == "Canary/podinfo"), e => Assert.Equal(("Synced", "aviary"), (e.Reason, e.Component)));
+
+        // The Promoted condition is what kubectl wait reads.
+        var wait = await bed.KubectlRawAsync("wait", "--for=condition=promoted", "canary/podinfo", "--timeout=30s");
+        Assert.True(wait.Succeeded, wait.ToString());
+        var promoted = canary["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Promoted")!;
+        Assert.Equal(("True", "Succeeded"), (promoted["status"]!.GetValue<string>(), promoted["reason"]!.GetValue<string>()));
+    }
+
+    /// <summary>True when <paramref name="expected"/> appears in <paramref name="actual"/> in order (other items between allowed).</summary>
+    internal static bool IsSubsequence(IReadOnlyList<string> expected, IReadOnlyList<string> actual)
+    {
+        var i = 0;
+        foreach (var a in actual)
+            if (i < expected.Count && a == expected[i]) i++;
+        return i == expected.Count;
+    }
 }
