@@ -46,7 +46,8 @@ public sealed partial class KubeRuntime : IDisposable
 
     /// <summary>Builds the services of one tick (cheap wrappers over the shared client; caches are shared).</summary>
     public SchedulerServices ServicesFor(CanaryPolicy canary) =>
-        new(KubeWorkloads.For(_client, canary, _time, _loggers), KubeRouters.For(_client, canary, _time, _loggers), _metrics, _webhooks, _notifier, _time);
+        new(KubeWorkloads.For(_client, canary, _time, _loggers), KubeRouters.For(_client, canary, _time, _loggers), _metrics, _webhooks, _notifier, _time,
+            Arms: _metrics);
 
     private async Task<T?> GetAsync<T>(ResourceType type, string ns, string name, CancellationToken cancellationToken) where T : class
     {
