@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Aviary.Core.Scheduling;
 using Aviary.Core.Primitives;
 
 namespace Aviary.Cli.Commands.Describe;
@@ -42,6 +43,7 @@ internal static class DescribeCommand
                 o.WriteLine($"  Condition {c.Type}:  {c.Status} ({c.Reason}) {c.Message}");
 
             var checks = store.Checks(record.Key, 12);
+            WriteJudge(o, store.Checks(record.Key, 200));
             if (checks.Count > 0)
             {
                 o.WriteLine("Analysis (last checks):");
@@ -70,6 +72,35 @@ internal static class DescribeCommand
             return 0;
         });
         return new Command("describe", "Show details of a resource (canary).") { canary };
+    }
+
+    /// <summary>
+    /// The judge's latest numbers per metric (analysis.judge): both arms' rates, the confidence bounds of the difference
+    /// against the margin, and the evidence against the rollback threshold — why it advanced, held or rolled back.
+    /// </summary>
+    private static void WriteJudge(TextWriter o, IReadOnlyList<Local.Store.StoredCheck> checks)
+    {
+        var latest = checks.Where(c => c.Kind == "judge" && c.Details is not null).GroupBy(c => c.Name).Select(g => g.MaxBy(c => c.Id)!).ToList();
+        if (latest.Count == 0) return;
+        o.WriteLine("Judge (sequential, latest per metric):");
+        var rows = new List<string[]> { new[] { "  METRIC", "CANARY", "PRIMARY", "DIFFERENCE (pp)", "MARGIN (pp)", "EVIDENCE", "ROLLS BACK AT", "DECISION" } };
+        string N(double v, string format = "0.###") => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+        foreach (var c in latest.OrderBy(c => c.Name, StringComparer.Ordinal))
+        {
+            var d = c.Details!;
+            double Get(string key) => d.TryGetValue(key, out var v) ? v : double.NaN;
+            rows.Add([
+                "  " + c.Name,
+                $"{N(Get("canaryRate"))}% of {N(Get("canaryRequests"), "0")}",
+                $"{N(Get("primaryRate"))}% of {N(Get("primaryRequests"), "0")}",
+                $"{N(Get("lower"))} .. {N(Get("upper"))}",
+                N(Get("margin")),
+                N(Get("evidence"), "0.##"),
+                N(Get("rejectAt"), "0.##"),
+                c.Result switch { CheckResult.Fail => "worse: roll back", CheckResult.NoData => "hold", _ => "not shown worse" },
+            ]);
+        }
+        Tables.Write(o, rows);
     }
 
     private static string Range(double? min, double? max) => (min, max) switch
