@@ -155,6 +155,122 @@ public sealed class SeedTests(OperatorCluster cluster)
         Assert.Equal(("True", "Succeeded"), (promoted["status"]!.GetValue<string>(), promoted["reason"]!.GetValue<string>()));
     }
 
+    /// <summary>Seed 2's HPA (autoscaling/v2beta1, as the seed's autoscalerRef names it).</summary>
+    internal const string PodinfoHpaYaml = """
+        apiVersion: autoscaling/v2beta1
+        kind: HorizontalPodAutoscaler
+        metadata:
+          name: podinfo
+        spec:
+          scaleTargetRef:
+            apiVersion: apps/v1
+            kind: Deployment
+            name: podinfo
+          minReplicas: 2
+          maxReplicas: 4
+          metrics:
+          - type: Resource
+            resource:
+              name: cpu
+              targetAverageUtilization: 80
+        """;
+
+    /// <summary>Seed 2's Canary in v1beta1 form (thresholds as thresholdRange), with a 2 s interval and no load-test webhook (the mesh makes the load).</summary>
+    internal static string IstioCanaryYaml(string interval = "2s") => $$"""
+        apiVersion: flagger.app/v1beta1
+        kind: Canary
+        metadata:
+          name: podinfo
+        spec:
+          provider: istio
+          targetRef:
+            apiVersion: apps/v1
+            kind: Deployment
+            name: podinfo
+          progressDeadlineSeconds: 60
+          autoscalerRef:
+            apiVersion: autoscaling/v2beta1
+            kind: HorizontalPodAutoscaler
+            name: podinfo
+          service:
+            port: 9898
+            trafficPolicy:
+              tls:
+                mode: DISABLE
+            gateways:
+            - public-gateway.istio-system.svc.cluster.local
+            - mesh
+            hosts:
+            - app.example.com
+          analysis:
+            interval: {{interval}}
+            threshold: 5
+            maxWeight: 50
+            stepWeight: 10
+            metrics:
+            - name: request-success-rate
+              thresholdRange:
+                min: 99
+              interval: 1m
+            - name: request-duration
+              thresholdRange:
+                max: 500
+              interval: 30s
+        """;
+
+    [Fact]
+    public async Task Istio_FailingMetrics_RollBackWithTheSeedsEventsAndCanaryStatusTwo()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "istio" });
+        await bed.ApplyAsync(PodinfoYaml(replicas: 2));
+        await bed.ApplyAsync(PodinfoHpaYaml);
+        await bed.ApplyAsync(IstioCanaryYaml());
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+
+        var vs = await bed.RequireAsync("networking.istio.io/v1beta1", "virtualservices/podinfo");
+        Assert.Equal(["app.example.com", "podinfo"], vs["spec"]!["hosts"]!.AsArray().Select(h => h!.GetValue<string>()));
+        Assert.Equal(["public-gateway.istio-system.svc.cluster.local", "mesh"], vs["spec"]!["gateways"]!.AsArray().Select(h => h!.GetValue<string>()));
+        foreach (var rule in new[] { "podinfo-primary", "podinfo-canary" })
+        {
+            var dr = await bed.RequireAsync("networking.istio.io/v1beta1", "destinationrules/" + rule);
+            Assert.Equal(rule, dr["spec"]!["host"]!.GetValue<string>());
+            Assert.Equal("DISABLE", dr["spec"]!["trafficPolicy"]!["tls"]!["mode"]!.GetValue<string>());
+        }
+        var hpa = await bed.RequireAsync("autoscaling/v2beta1", "horizontalpodautoscalers/podinfo-primary");
+        Assert.Equal("podinfo-primary", hpa["spec"]!["scaleTargetRef"]!["name"]!.GetValue<string>());
+        await bed.WaitForWeightsAsync(100, 0);
+
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:1.7.1");
+        await bed.WaitForWeightsAsync(90, 10);
+        await bed.WaitForWeightsAsync(80, 20);
+        // The new version starts failing half of its requests (the seed's "watch curl …/status/500").
+        bed.SetMeshErrorRate(BackendRole.Canary, 0.5);
+        var canary = await bed.WaitForCanaryPhaseAsync("podinfo", "Failed", TimeSpan.FromSeconds(90));
+
+        Assert.Equal(5, canary["status"]!["failedChecks"]!.GetValue<int>());
+        await bed.WaitForWeightsAsync(100, 0);
+        Assert.Equal(0, (await bed.RequireAsync("apps/v1", "deployments/podinfo"))["spec"]!["replicas"]!.GetValue<int>());
+        var primary = await bed.RequireAsync("apps/v1", "deployments/podinfo-primary");
+        Assert.Equal("ghcr.io/stefanprodan/podinfo:1.7.0", primary["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
+
+        var id = $"podinfo.{bed.Namespace}";
+        var messages = bed.EventMessages();
+        Assert.True(IsSubsequence([$"New revision detected! Scaling up {id}", $"Advance {id} canary weight 10", $"Advance {id} canary weight 20"], messages),
+            "events:\n" + string.Join("\n", messages));
+        // "Halt podinfo.test advancement success rate 69.17% < 99%", then the rollback.
+        var halts = messages.Where(m => m.StartsWith($"Halt {id} advancement success rate ", StringComparison.Ordinal) && m.EndsWith("% < 99%", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(halts);
+        var tail = messages.SkipWhile(m => !halts.Contains(m)).ToList();
+        Assert.True(IsSubsequence([$"Rolling back {id} failed checks threshold reached 5", $"Canary failed! Scaling down {id}"], tail),
+            "events:\n" + string.Join("\n", messages));
+        Assert.Equal("Warning", bed.Events.Single(e => e.Message == $"Canary failed! Scaling down {id}").Type);
+
+        // Prometheus scrapes the operator's /metrics: flagger_canary_status 2 is Flagger's "failed".
+        var status = await bed.Prometheus.WaitForValueAsync(
+            $"max(flagger_canary_status{{name=\"podinfo\",namespace=\"{bed.Namespace}\"}})", v => v == 2, TimeSpan.FromSeconds(30));
+        Assert.Equal(2, status);
+    }
+
     /// <summary>True when <paramref name="expected"/> appears in <paramref name="actual"/> in order (other items between allowed).</summary>
     internal static bool IsSubsequence(IReadOnlyList<string> expected, IReadOnlyList<string> actual)
     {
