@@ -1,0 +1,76 @@
+namespace Aviary.Kubernetes.Tests.Operator;
+
+/// <summary>
+/// Acceptance item 6: deleting a Canary with <c>revertOnDeletion</c> gives the target back its replicas and the
+/// routing (the apex Service selects the target's pods, the TrafficSplit sends everything to the primary), then the
+/// operator removes its finalizer and the Canary is gone. Without revertOnDeletion there is no finalizer and nothing
+/// is reverted (Flagger's behaviour).
+/// </summary>
+[Collection(OperatorCollection.Name)]
+public sealed class RevertTests(OperatorCluster cluster)
+{
+    [Fact]
+    public async Task DeleteCanary_RevertOnDeletionMidRollout_RestoresTargetReplicasAndRouting()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "revert" });
+        await bed.ApplyAsync(RolloutManifests.Podinfo(replicas: 3));
+        await bed.ApplyAsync(RolloutManifests.Canary(interval: "1s", stepWeight: 10, maxWeight: 100, revertOnDeletion: true));
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+
+        var canary = await bed.RequireAsync("flagger.app/v1beta1", "canaries/podinfo");
+        Assert.Contains(canary["metadata"]!["finalizers"]!.AsArray(), f => f!.GetValue<string>() == "finalizer.aviary.dev");
+        Assert.Equal(0, await ReplicasAsync(bed, "podinfo"));
+        Assert.Equal(3, await ReplicasAsync(bed, "podinfo-primary"));
+        Assert.Equal("podinfo-primary", await ApexSelectorAsync(bed));
+
+        // Mid-rollout: the canary takes traffic when the Canary is deleted.
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
+        await bed.WaitUntilAsync(async () => await RolloutManifests.CanaryWeightAsync(bed) >= 20, TimeSpan.FromSeconds(60), "canary weight 20");
+        await bed.KubectlAsync("delete", "canary", "podinfo", "--wait=false");
+
+        await bed.WaitUntilAsync(async () => await bed.GetCanaryAsync() is null, TimeSpan.FromSeconds(60), "the Canary gone");
+        Assert.Equal(3, await ReplicasAsync(bed, "podinfo"));
+        var target = await bed.RequireAsync("apps/v1", "deployments/podinfo");
+        Assert.Equal("ghcr.io/stefanprodan/podinfo:6.0.1", target["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
+        Assert.Equal("podinfo", await ApexSelectorAsync(bed));
+        var split = await bed.GetAsync("split.smi-spec.io/v1alpha2", "trafficsplits/podinfo");
+        if (split is not null)
+        {
+            // Without a garbage collector the owned split stays: it must route nothing to the canary.
+            var backends = split["spec"]!["backends"]!.AsArray().ToDictionary(b => b!["service"]!.GetValue<string>(), b => b!["weight"]!.GetValue<int>());
+            Assert.Equal(0, backends["podinfo-canary"]);
+            Assert.Equal(100, backends["podinfo-primary"]);
+        }
+        var messages = bed.EventMessages();
+        Assert.Contains($"Finalization done! podinfo.{bed.Namespace}: podinfo.{bed.Namespace} restored", messages);
+        // Nothing of the deleted Canary runs on: no rollout events after the finalization.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var afterwards = bed.EventMessages();
+        Assert.Equal(messages.Count, afterwards.Count);
+        Assert.Equal(3, await ReplicasAsync(bed, "podinfo"));
+    }
+
+    [Fact]
+    public async Task DeleteCanary_WithoutRevertOnDeletion_NoFinalizerAndTargetStaysScaledDown()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "norevert" });
+        await bed.ApplyAsync(RolloutManifests.Podinfo(replicas: 2));
+        await bed.ApplyAsync(RolloutManifests.Canary());
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+        var canary = await bed.RequireAsync("flagger.app/v1beta1", "canaries/podinfo");
+        Assert.Null(canary["metadata"]!["finalizers"]);
+
+        await bed.KubectlAsync("delete", "canary", "podinfo", "--wait=false");
+        await bed.WaitUntilAsync(async () => await bed.GetCanaryAsync() is null, TimeSpan.FromSeconds(30), "the Canary gone");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(0, await ReplicasAsync(bed, "podinfo"));
+        Assert.Equal("podinfo-primary", await ApexSelectorAsync(bed));
+        Assert.DoesNotContain(bed.EventMessages(), m => m.StartsWith("Finalization done!", StringComparison.Ordinal));
+    }
+
+    private static async Task<int> ReplicasAsync(OperatorTestBed bed, string deployment) =>
+        (await bed.RequireAsync("apps/v1", "deployments/" + deployment))["spec"]!["replicas"]!.GetValue<int>();
+
+    private static async Task<string?> ApexSelectorAsync(OperatorTestBed bed) =>
+        (await bed.RequireAsync("v1", "services/podinfo"))["spec"]?["selector"]?["app"]?.GetValue<string>();
+}
