@@ -64,6 +64,20 @@ public sealed record TestMeshArm(double ErrorRate = 0, TestMeshLatency? Latency 
     public TestMeshLatency EffectiveLatency => Latency ?? TestMeshLatency.Fixed(5);
 }
 
+/// <summary>How a version's failures are spread over its requests.</summary>
+public enum TestMeshErrorSpread
+{
+    /// <summary>
+    /// Evenly: a request fails whenever the version's error rate, added up over its requests, reaches a whole
+    /// failure (0.1: every tenth request). Any window of requests then fails at the configured rate, to within one
+    /// request, so Flagger's success-rate query answers <c>100 × (1 − ErrorRate)</c> without sampling noise.
+    /// </summary>
+    Even,
+
+    /// <summary>Each request fails with probability <see cref="TestMeshArm.ErrorRate"/> (the generator's seeded random).</summary>
+    Random,
+}
+
 /// <summary>What <see cref="TestMeshMetrics"/> generates and exposes.</summary>
 public sealed record TestMeshMetricsOptions
 {
@@ -78,6 +92,9 @@ public sealed record TestMeshMetricsOptions
 
     /// <summary>Share of requests that carry what an A/B rule matches (they take the first rule); default 0.5.</summary>
     public double MatchShare { get; init; } = 0.5;
+
+    /// <summary>How failures are spread over a version's requests; default <see cref="TestMeshErrorSpread.Even"/>.</summary>
+    public TestMeshErrorSpread ErrorSpread { get; init; } = TestMeshErrorSpread.Even;
 
     public TestMeshArm Primary { get; init; } = TestMeshArm.Healthy;
 
@@ -292,7 +309,9 @@ public sealed class TestMeshMetrics : IAsyncDisposable
     {
         var state = _arms[role];
         var arm = state.Arm;
-        var failed = arm.ErrorRate > 0 && _random.NextDouble() < arm.ErrorRate;
+        var failed = _options.ErrorSpread == TestMeshErrorSpread.Random
+            ? arm.ErrorRate > 0 && _random.NextDouble() < arm.ErrorRate
+            : state.TakeError(arm.ErrorRate);
         var latency = Math.Max(0, arm.EffectiveLatency.Sample(_random));
         state.Record(failed ? arm.ErrorStatus : 200, latency);
     }
@@ -349,6 +368,19 @@ public sealed class TestMeshMetrics : IAsyncDisposable
         public long[] IstioCounts { get; } = new long[IstioBuckets.Count + 1];
 
         public double SumMs { get; private set; }
+
+        private double _errorCredit;
+
+        /// <summary>Even spread: whether this request is the one that completes a whole failure.</summary>
+        public bool TakeError(double errorRate)
+        {
+            if (errorRate <= 0) return false;
+            _errorCredit += errorRate;
+            // Tolerance for sums such as 0.1 × 10 that land just below 1 in binary floating point.
+            if (_errorCredit < 1 - 1e-9) return false;
+            _errorCredit -= 1;
+            return true;
+        }
 
         public void Record(int status, double latencyMs)
         {
