@@ -6,121 +6,41 @@ using Aviary.Routing.Proxy;
 
 namespace Aviary.TestKit;
 
-/// <summary>The routing object a <see cref="TestMesh"/> follows.</summary>
-public enum TestMeshKind
-{
-    /// <summary>SMI <c>TrafficSplit</c> named after the apex service (Linkerd, OSM).</summary>
-    TrafficSplit,
-
-    /// <summary>Gateway API <c>HTTPRoute</c> named after the apex service.</summary>
-    HttpRoute,
-
-    /// <summary>Istio <c>VirtualService</c> named after the apex service.</summary>
-    VirtualService,
-
-    /// <summary>The NGINX ingress controller's <c>&lt;ingress&gt;-canary</c> Ingress.</summary>
-    Ingress,
-}
-
 /// <summary>
-/// Which service a <see cref="TestMesh"/> routes and through which object: the apex service <see cref="Service"/> in
-/// <see cref="Namespace"/>, whose backends are <c>&lt;service&gt;-primary</c> and <c>&lt;service&gt;-canary</c>.
-/// </summary>
-public sealed record TestMeshTarget
-{
-    public required string Namespace { get; init; }
-
-    /// <summary>The apex service (the routing object's name, except for NGINX).</summary>
-    public required string Service { get; init; }
-
-    public required TestMeshKind Kind { get; init; }
-
-    /// <summary>The object's API version; default split.smi-spec.io/v1alpha2, gateway.networking.k8s.io/v1beta1, networking.istio.io/v1beta1, networking.k8s.io/v1.</summary>
-    public string? ApiVersion { get; init; }
-
-    /// <summary>NGINX: the main Ingress (<c>spec.ingressRef.name</c>); the mesh reads <c>&lt;ingress&gt;-canary</c>.</summary>
-    public string? Ingress { get; init; }
-
-    public string IngressAnnotationsPrefix { get; init; } = "nginx.ingress.kubernetes.io";
-
-    /// <summary>The canary's workload (the Deployment, Flagger's <c>{{ target }}</c>) in the metrics; default <see cref="Service"/>. The primary's is <c>&lt;workload&gt;-primary</c>.</summary>
-    public string? Workload { get; init; }
-
-    public string PrimaryService => Service + "-primary";
-
-    public string CanaryService => Service + "-canary";
-
-    public string WorkloadName => Workload ?? Service;
-
-    /// <summary>The key of the backends in <see cref="TestMeshProxy"/>'s registry; default <c>service.namespace</c>.</summary>
-    public string? RegistryKey { get; init; }
-
-    public string EffectiveRegistryKey => RegistryKey ?? $"{Service}.{Namespace}";
-
-    /// <summary>The role of a backend service: primary, canary, or null for any other service.</summary>
-    public BackendRole? RoleOf(string? service) =>
-        service == PrimaryService ? BackendRole.Primary : service == CanaryService ? BackendRole.Canary : null;
-
-    /// <summary>The target for a canary's <c>spec.provider</c>, as Aviary's routers write it.</summary>
-    public static TestMeshTarget ForProvider(string provider, string @namespace, string service, string? ingress = null, string? workload = null)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(provider);
-        var (kind, version) = provider switch
-        {
-            "linkerd" or "osm" or "smi:v1alpha2" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha2"),
-            "smi:v1alpha1" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha1"),
-            "smi:v1alpha3" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha3"),
-            "gatewayapi:v1beta1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1beta1"),
-            "gatewayapi:v1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1"),
-            "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
-            "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
-            _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
-        };
-        if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
-            throw new ArgumentException("provider nginx needs the main ingress' name", nameof(ingress));
-        return new TestMeshTarget { Namespace = @namespace, Service = service, Kind = kind, ApiVersion = version, Ingress = ingress, Workload = workload };
-    }
-
-    /// <summary>The API path of the object the mesh reads.</summary>
-    public string ObjectPath
-    {
-        get
-        {
-            var version = ApiVersion ?? Kind switch
-            {
-                TestMeshKind.TrafficSplit => "split.smi-spec.io/v1alpha2",
-                TestMeshKind.HttpRoute => "gateway.networking.k8s.io/v1beta1",
-                TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
-                _ => "networking.k8s.io/v1",
-            };
-            var (plural, name) = Kind switch
-            {
-                TestMeshKind.TrafficSplit => ("trafficsplits", Service),
-                TestMeshKind.HttpRoute => ("httproutes", Service),
-                TestMeshKind.VirtualService => ("virtualservices", Service),
-                _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
-            };
-            return $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";
-        }
-    }
-
-    public override string ToString() => $"{Kind} of {Service}.{Namespace}";
-}
-
-/// <summary>
-/// A test-side service mesh: it follows the routing object Aviary wrote for one service (TrafficSplit, HTTPRoute,
-/// VirtualService or canary Ingress) by reading it from the API server every <c>pollInterval</c> (and at once on
-/// <see cref="RefreshAsync"/>), and interprets it as that mesh would (<see cref="TestMeshRouteReader"/>). Two data
-/// planes use the current <see cref="Routes"/>:
+/// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
+/// service (TrafficSplit, HTTPRoute, VirtualService or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
+/// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
 /// <item><see cref="StartProxyAsync"/>: a real HTTP proxy on a loopback port in front of primary and canary backends
-/// (by weight, by match for A/B testing, mirroring), for the router contract tests;</item>
-/// <item><see cref="StartMetricsAsync"/>: no backends, but request metrics generated at a set rate, split by the current
-/// weights, with an error rate and latency per version, served at <c>/metrics</c> in Linkerd's and Istio's formats
-/// for a real Prometheus.</item>
+/// published through <see cref="Aviary.Routing.Proxy.IBackendRegistry"/> (by weight, by match for A/B testing,
+/// mirroring), as the router contract tests use it;</item>
+/// <item><see cref="StartMetricsAsync"/>: no backends, but requests generated at a set rate, split by the current
+/// weights, each version (primary, canary) answering with its own error rate and latency, served at <c>/metrics</c> in
+/// Linkerd's (<c>response_total</c>, <c>response_latency_ms_bucket</c>) and Istio's (<c>istio_requests_total</c>,
+/// <c>istio_request_duration_milliseconds_bucket</c>) formats, so that a real <see cref="PrometheusServer"/> scraping it
+/// answers Flagger's built-in queries for <c>linkerd</c> and <c>istio</c> with the configured success rate (exactly,
+/// failures are spread evenly by default) and latency (within the histogram bucket that holds it: pick a bucket's top,
+/// e.g. 40 ms for Linkerd or 250 ms for Istio, and p99 is 99% of the way up that bucket).</item>
 /// </list>
 /// A read that fails keeps the last routing (as a data plane keeps its last configuration); a missing object routes
 /// nothing. Dispose it to stop polling.
+/// <para>An operator acceptance test (the operator writes the routing object; the test plays mesh and Prometheus):</para>
+/// <code>
+/// await using var mesh = TestMesh.Start(server, TestMeshTarget.ForProvider("linkerd", ns, "podinfo"));
+/// await using var metrics = await mesh.StartMetricsAsync(new TestMeshMetricsOptions
+/// {
+///     RequestsPerSecond = 50,
+///     Primary = new TestMeshArm(ErrorRate: 0, Latency: TestMeshLatency.Fixed(5)),
+///     Canary = new TestMeshArm(ErrorRate: 0.2, Latency: TestMeshLatency.Fixed(40)),   // a bad release
+/// });
+/// await using var prometheus = await PrometheusServer.StartAsync([metrics.ScrapeTarget()], TimeSpan.FromSeconds(1));
+/// // ... start the operator with prometheus.Url as its metrics server, apply the Canary, change the Deployment ...
+/// await mesh.WaitForAsync(r => r.Weights.Canary >= 10);                  // the operator shifted traffic
+/// metrics.SetArm(BackendRole.Canary, metrics.Arm(BackendRole.Canary) with { ErrorRate = 0 });  // fixed at runtime
+/// </code>
+/// For NGINX pass the main Ingress (<c>ForProvider("nginx", ns, "podinfo", ingress: "podinfo")</c>); for a Deployment
+/// named differently from the service pass <c>workload:</c> (the metrics' <c>deployment</c>/<c>destination_workload</c>).
 /// </summary>
 public sealed class TestMesh : IAsyncDisposable
 {
@@ -271,4 +191,105 @@ public sealed class TestMesh : IAsyncDisposable
         _stop.Dispose();
         _reading.Dispose();
     }
+}
+
+/// <summary>The routing object a <see cref="TestMesh"/> follows.</summary>
+public enum TestMeshKind
+{
+    /// <summary>SMI <c>TrafficSplit</c> named after the apex service (Linkerd, OSM).</summary>
+    TrafficSplit,
+
+    /// <summary>Gateway API <c>HTTPRoute</c> named after the apex service.</summary>
+    HttpRoute,
+
+    /// <summary>Istio <c>VirtualService</c> named after the apex service.</summary>
+    VirtualService,
+
+    /// <summary>The NGINX ingress controller's <c>&lt;ingress&gt;-canary</c> Ingress.</summary>
+    Ingress,
+}
+
+/// <summary>
+/// Which service a <see cref="TestMesh"/> routes and through which object: the apex service <see cref="Service"/> in
+/// <see cref="Namespace"/>, whose backends are <c>&lt;service&gt;-primary</c> and <c>&lt;service&gt;-canary</c>.
+/// </summary>
+public sealed record TestMeshTarget
+{
+    public required string Namespace { get; init; }
+
+    /// <summary>The apex service (the routing object's name, except for NGINX).</summary>
+    public required string Service { get; init; }
+
+    public required TestMeshKind Kind { get; init; }
+
+    /// <summary>The object's API version; default split.smi-spec.io/v1alpha2, gateway.networking.k8s.io/v1beta1, networking.istio.io/v1beta1, networking.k8s.io/v1.</summary>
+    public string? ApiVersion { get; init; }
+
+    /// <summary>NGINX: the main Ingress (<c>spec.ingressRef.name</c>); the mesh reads <c>&lt;ingress&gt;-canary</c>.</summary>
+    public string? Ingress { get; init; }
+
+    public string IngressAnnotationsPrefix { get; init; } = "nginx.ingress.kubernetes.io";
+
+    /// <summary>The canary's workload (the Deployment, Flagger's <c>{{ target }}</c>) in the metrics; default <see cref="Service"/>. The primary's is <c>&lt;workload&gt;-primary</c>.</summary>
+    public string? Workload { get; init; }
+
+    public string PrimaryService => Service + "-primary";
+
+    public string CanaryService => Service + "-canary";
+
+    public string WorkloadName => Workload ?? Service;
+
+    /// <summary>The key of the backends in <see cref="TestMeshProxy"/>'s registry; default <c>service.namespace</c>.</summary>
+    public string? RegistryKey { get; init; }
+
+    public string EffectiveRegistryKey => RegistryKey ?? $"{Service}.{Namespace}";
+
+    /// <summary>The role of a backend service: primary, canary, or null for any other service.</summary>
+    public BackendRole? RoleOf(string? service) =>
+        service == PrimaryService ? BackendRole.Primary : service == CanaryService ? BackendRole.Canary : null;
+
+    /// <summary>The target for a canary's <c>spec.provider</c>, as Aviary's routers write it.</summary>
+    public static TestMeshTarget ForProvider(string provider, string @namespace, string service, string? ingress = null, string? workload = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(provider);
+        var (kind, version) = provider switch
+        {
+            "linkerd" or "osm" or "smi:v1alpha2" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha2"),
+            "smi:v1alpha1" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha1"),
+            "smi:v1alpha3" => (TestMeshKind.TrafficSplit, "split.smi-spec.io/v1alpha3"),
+            "gatewayapi:v1beta1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1beta1"),
+            "gatewayapi:v1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1"),
+            "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
+            "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
+            _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
+        };
+        if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
+            throw new ArgumentException("provider nginx needs the main ingress' name", nameof(ingress));
+        return new TestMeshTarget { Namespace = @namespace, Service = service, Kind = kind, ApiVersion = version, Ingress = ingress, Workload = workload };
+    }
+
+    /// <summary>The API path of the object the mesh reads.</summary>
+    public string ObjectPath
+    {
+        get
+        {
+            var version = ApiVersion ?? Kind switch
+            {
+                TestMeshKind.TrafficSplit => "split.smi-spec.io/v1alpha2",
+                TestMeshKind.HttpRoute => "gateway.networking.k8s.io/v1beta1",
+                TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
+                _ => "networking.k8s.io/v1",
+            };
+            var (plural, name) = Kind switch
+            {
+                TestMeshKind.TrafficSplit => ("trafficsplits", Service),
+                TestMeshKind.HttpRoute => ("httproutes", Service),
+                TestMeshKind.VirtualService => ("virtualservices", Service),
+                _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
+            };
+            return $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";
+        }
+    }
+
+    public override string ToString() => $"{Kind} of {Service}.{Namespace}";
 }
