@@ -574,6 +574,16 @@ public sealed class OperatorTestBed : IAsyncDisposable
 
     // ---------------------------------------------------------------- diagnostics
 
+    /// <summary>
+    /// Fails when an operator replica was refused anything (403 Forbidden in its log): with the operator running as
+    /// the ServiceAccount of <c>deploy/</c>, a clean rollout proves its ClusterRole sufficient.
+    /// </summary>
+    public void AssertNothingForbidden()
+    {
+        var refused = OperatorLog.Where(l => l.Contains("Forbidden", StringComparison.OrdinalIgnoreCase) || l.Contains(" 403 ", StringComparison.Ordinal)).ToList();
+        Assert.True(refused.Count == 0, "the operator was refused:\n" + string.Join("\n", refused));
+    }
+
     /// <summary>What a failed wait shows: the canary's status, the routing, the Deployments, the events and the operators' log tail.</summary>
     public async Task<string> DescribeAsync(string canary = "podinfo")
     {

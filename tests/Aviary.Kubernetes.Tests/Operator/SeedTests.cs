@@ -153,6 +153,7 @@ public sealed class SeedTests(OperatorCluster cluster)
         Assert.True(wait.Succeeded, wait.ToString());
         var promoted = canary["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Promoted")!;
         Assert.Equal(("True", "Succeeded"), (promoted["status"]!.GetValue<string>(), promoted["reason"]!.GetValue<string>()));
+        bed.AssertNothingForbidden();
     }
 
     /// <summary>Seed 2's HPA (autoscaling/v2beta1, as the seed's autoscalerRef names it).</summary>
@@ -269,6 +270,7 @@ public sealed class SeedTests(OperatorCluster cluster)
         var status = await bed.Prometheus.WaitForValueAsync(
             $"max(flagger_canary_status{{name=\"podinfo\",namespace=\"{bed.Namespace}\"}})", v => v == 2, TimeSpan.FromSeconds(30));
         Assert.Equal(2, status);
+        bed.AssertNothingForbidden();
     }
 
     /// <summary>True when <paramref name="expected"/> appears in <paramref name="actual"/> in order (other items between allowed).</summary>

@@ -116,6 +116,7 @@ public sealed class SeedVariantTests(OperatorCluster cluster)
         // traffic), never a value out of range.
         Assert.All(bed.EventMessages().Where(m => m.StartsWith("Halt", StringComparison.Ordinal)),
             m => Assert.Contains("no values found for custom metric", m, StringComparison.Ordinal));
+        bed.AssertNothingForbidden();
     }
 
     private const string IngressYaml = """
@@ -190,6 +191,7 @@ public sealed class SeedVariantTests(OperatorCluster cluster)
         await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(60));
         clone = await bed.RequireAsync("networking.k8s.io/v1", "ingresses/podinfo-canary");
         Assert.Equal("0", Annotation(clone, "nginx.ingress.kubernetes.io/canary-weight"));
+        bed.AssertNothingForbidden();
     }
 
     private static string? Annotation(JsonObject obj, string key) => obj["metadata"]?["annotations"]?[key]?.GetValue<string>();
