@@ -94,8 +94,17 @@ public sealed partial class CanaryController(
         }
         var obj = got.Value;
         var doc = ManifestReader.ReadNode((JsonObject)obj.DeepClone());
+        var finalizers = (obj["metadata"]?["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];
+        var deleting = obj["metadata"]?["deletionTimestamp"] is not null;
         if (doc.Compiled is not CanaryPolicy policy)
         {
+            // An invalid canary cannot be reverted; keeping the finalizer would block its deletion for ever.
+            if (deleting && finalizers.Contains(Finalizer))
+            {
+                LogInvalid(_logger, $"{name}.{ns}", "deleted while invalid: cannot revert the target, removing the finalizer");
+                await RemoveFinalizerAsync(ns, name, cancellationToken);
+                return null;
+            }
             await ReportInvalidAsync(obj, doc, cancellationToken);
             return TimeSpan.FromSeconds(30);
         }
@@ -103,11 +112,16 @@ public sealed partial class CanaryController(
         if (policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider)) policy = policy with { Provider = defaultProvider };
         var scheduler = new CanaryScheduler(services(policy));
         var status = doc.Manifest is Canary c ? c.Status ?? CanaryStatus.Empty : CanaryStatus.Empty;
-        var finalizers = (obj["metadata"]?["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];
 
-        if (obj["metadata"]?["deletionTimestamp"] is not null)
+        if (deleting)
         {
             if (!finalizers.Contains(Finalizer)) return null;
+            if (!policy.RevertOnDeletion)
+            {
+                // revertOnDeletion was turned off after the finalizer was added: the user no longer wants the revert.
+                await RemoveFinalizerAsync(ns, name, cancellationToken);
+                return null;
+            }
             var final = await scheduler.FinalizeAsync(policy, status, cancellationToken);
             await WriteStatusAsync(ns, name, final.Status, cancellationToken);
             await events.RecordAsync(policy, final.Events, cancellationToken);
@@ -115,6 +129,7 @@ public sealed partial class CanaryController(
             return final.Status.Phase == CanaryPhase.Terminated ? null : policy.Interval;
         }
         if (policy.RevertOnDeletion && !finalizers.Contains(Finalizer)) await AddFinalizerAsync(ns, name, cancellationToken);
+        else if (!policy.RevertOnDeletion && finalizers.Contains(Finalizer)) await RemoveFinalizerAsync(ns, name, cancellationToken);
 
         var annotations = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
         var action = await TakeActionAsync(policy, annotations, cancellationToken);
