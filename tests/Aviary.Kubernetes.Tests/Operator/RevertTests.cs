@@ -68,6 +68,43 @@ public sealed class RevertTests(OperatorCluster cluster)
         Assert.DoesNotContain(bed.EventMessages(), m => m.StartsWith("Finalization done!", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task DeleteCanary_RevertOnDeletionTurnedOff_FinalizerRemovedAndNothingReverted()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "revert-off" });
+        await bed.ApplyAsync(RolloutManifests.Podinfo(replicas: 2));
+        await bed.ApplyAsync(RolloutManifests.Canary(revertOnDeletion: true));
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+        Assert.True(await HasFinalizerAsync(bed));
+
+        await bed.ApplyAsync(RolloutManifests.Canary(revertOnDeletion: false));
+        await bed.WaitUntilAsync(async () => !await HasFinalizerAsync(bed), TimeSpan.FromSeconds(30), "the finalizer removed");
+        await bed.KubectlAsync("delete", "canary", "podinfo", "--wait=false");
+        await bed.WaitUntilAsync(async () => await bed.GetCanaryAsync() is null, TimeSpan.FromSeconds(30), "the Canary gone");
+        Assert.Equal(0, await ReplicasAsync(bed, "podinfo"));
+        Assert.Equal("podinfo-primary", await ApexSelectorAsync(bed));
+    }
+
+    [Fact]
+    public async Task DeleteCanary_InvalidWithFinalizer_IsNotBlockedForEver()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "revert-bad" });
+        await bed.ApplyAsync(RolloutManifests.Podinfo(replicas: 2));
+        await bed.ApplyAsync(RolloutManifests.Canary(revertOnDeletion: true));
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+        Assert.True(await HasFinalizerAsync(bed));
+
+        // The CRD accepts stepWeight and iterations together; Aviary's validation does not.
+        await bed.KubectlAsync("patch", "canary", "podinfo", "--type=merge", "-p", """{"spec":{"analysis":{"iterations":5}}}""");
+        await bed.WaitForEventAsync("Invalid canary");
+        await bed.KubectlAsync("delete", "canary", "podinfo", "--wait=false");
+        await bed.WaitUntilAsync(async () => await bed.GetCanaryAsync() is null, TimeSpan.FromSeconds(30), "the invalid Canary gone");
+    }
+
+    private static async Task<bool> HasFinalizerAsync(OperatorTestBed bed) =>
+        (await bed.RequireAsync("flagger.app/v1beta1", "canaries/podinfo"))["metadata"]?["finalizers"]?.AsArray()
+            .Any(f => f!.GetValue<string>() == "finalizer.aviary.dev") == true;
+
     private static async Task<int> ReplicasAsync(OperatorTestBed bed, string deployment) =>
         (await bed.RequireAsync("apps/v1", "deployments/" + deployment))["spec"]!["replicas"]!.GetValue<int>();
 
