@@ -23,6 +23,16 @@ public sealed class RbacTests(OperatorCluster cluster)
         }
     }
 
+    [Fact]
+    public async Task ClusterRole_LetsTheOperatorWatchCanariesInAllNamespaces()
+    {
+        foreach (var resource in new[] { "canaries.flagger.app", "metrictemplates.flagger.app", "alertproviders.flagger.app" })
+        {
+            var answer = await cluster.Server.RunKubectlAsync(["auth", "can-i", "watch", resource, "--all-namespaces"], kubeconfig: cluster.OperatorKubeconfig);
+            Assert.True(answer.Stdout.Trim() == "yes", $"the operator cannot watch {resource} in all namespaces: {answer}");
+        }
+    }
+
     [Theory]
     [InlineData("watch", "canaries.flagger.app")]
     [InlineData("update", "canaries.flagger.app/status")]

@@ -79,12 +79,14 @@ public sealed class SeedTests(OperatorCluster cluster)
     public async Task Linkerd_ApplyCanary_InitializesPrimaryServicesAndTrafficSplit()
     {
         await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd" });
-        await bed.ApplyAsync(PodinfoYaml());
+        await bed.ApplyAsync(PodinfoYaml(replicas: 2));
         await bed.ApplyAsync(LinkerdCanaryYaml());
 
         await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
 
+        // "A new deployment named podinfo-primary will be created with the same number of replicas that podinfo has."
         var primary = await bed.RequireAsync("apps/v1", "deployments/podinfo-primary");
+        Assert.Equal(2, primary["spec"]!["replicas"]!.GetValue<int>());
         Assert.Equal("podinfo-primary", primary["spec"]!["selector"]!["matchLabels"]!["app"]!.GetValue<string>());
         Assert.Equal("podinfo-primary", primary["spec"]!["template"]!["metadata"]!["labels"]!["app"]!.GetValue<string>());
         Assert.Equal("ghcr.io/stefanprodan/podinfo:1.7.0", primary["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
