@@ -66,6 +66,34 @@ public sealed class LeaderTests(OperatorCluster cluster)
         splits.AssertSteppedUpThenBack(maxWeight: 50, step: 10);
     }
 
+    [Fact]
+    public async Task TwoReplicas_LeaderStoppedGracefully_StandbyTakesOverTheReleasedLeaseAndFinishes()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions
+        {
+            Provider = "linkerd",
+            Replicas = 2,
+            NamespacePrefix = "handover",
+            // A lease far longer than the test: the standby can only take over because the leader released it.
+            LeaseDuration = TimeSpan.FromMinutes(10),
+            RenewDeadline = TimeSpan.FromMinutes(5),
+        });
+        var leader = await bed.WaitForLeaderAsync();
+        var standby = 1 - leader;
+        await using var splits = await RolloutRecorder.StartAsync(bed);
+        await bed.ApplyAsync(RolloutManifests.Podinfo());
+        await bed.ApplyAsync(RolloutManifests.Canary());
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
+        await bed.WaitUntilAsync(async () => await RolloutManifests.CanaryWeightAsync(bed) >= 20, TimeSpan.FromSeconds(60), "canary weight 20");
+
+        await bed.StopOperatorAsync(leader);
+        Assert.Equal(standby, await bed.WaitForLeaderAsync(TimeSpan.FromSeconds(30)));
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(60));
+        RolloutManifests.AssertOneRollout(bed);
+        splits.AssertSteppedUpThenBack(maxWeight: 50, step: 10);
+    }
+
     private static bool IsWrite(string line) => WriterCategories.Any(c => line.Contains(c, StringComparison.Ordinal));
 
     private static void AssertOnlyWriter(IEnumerable<string> log, string writer, string other)
