@@ -46,6 +46,31 @@ public sealed class RestartTests(OperatorCluster cluster)
         splits.AssertSteppedUpThenBack(maxWeight: 50, step: 10);
         Assert.Contains(weightAtKill, splits.CanaryWeights);
     }
+
+    [Fact]
+    public async Task Operator_KilledWhilePromoting_RestartedFinishesWithoutCopyingAgain()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "restart-promo" });
+        await using var splits = await RolloutRecorder.StartAsync(bed);
+        await bed.ApplyAsync(RolloutManifests.Podinfo());
+        await bed.ApplyAsync(RolloutManifests.Canary(stepWeight: 20, maxWeight: 40));
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+
+        // The primary will not become ready on the new template until released: the promotion waits in Promoting.
+        bed.HoldDeployment("podinfo-primary");
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Promoting", TimeSpan.FromSeconds(60));
+        await bed.KillOperatorAsync();
+
+        await bed.StartOperatorAsync();
+        await bed.WaitForEventAsync("podinfo-primary." + bed.Namespace + " not ready");
+        bed.ReleaseDeployment("podinfo-primary");
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(60));
+
+        RolloutManifests.AssertOneRollout(bed);
+        splits.AssertSteppedUpThenBack(maxWeight: 40, step: 20);
+        Assert.Equal(0, (await bed.RequireAsync("apps/v1", "deployments/podinfo"))["spec"]!["replicas"]!.GetValue<int>());
+    }
 }
 
 /// <summary>The manifests of the operator tests of items 4, 6 and 7, and what they check on a rollout.</summary>
