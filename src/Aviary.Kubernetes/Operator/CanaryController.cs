@@ -139,7 +139,11 @@ public sealed partial class CanaryController(
 
         var outcome = await scheduler.TickAsync(policy, status, action, cancellationToken);
         await WriteStatusAsync(ns, name, outcome.Status, cancellationToken);
-        if (outcome.Action is not null) await ClearActionAsync(ns, name, annotations[ActionAnnotation], cancellationToken);
+        if (outcome.Action is not null)
+        {
+            _announced.TryRemove($"{name}.{ns}", out _);
+            await ClearActionAsync(ns, name, annotations[ActionAnnotation], cancellationToken);
+        }
         await events.RecordAsync(policy, outcome.Events, cancellationToken);
         metrics.Record(policy, outcome);
         return policy.Interval;
@@ -148,7 +152,12 @@ public sealed partial class CanaryController(
     /// <summary>Reads the action annotation; pause and resume take effect here (the paused annotation) and are cleared.</summary>
     private async Task<ManualAction?> TakeActionAsync(CanaryPolicy policy, IReadOnlyDictionary<string, string> annotations, CancellationToken cancellationToken)
     {
-        if (!annotations.TryGetValue(ActionAnnotation, out var text)) return null;
+        var key = $"{policy.Name}.{policy.Namespace}";
+        if (!annotations.TryGetValue(ActionAnnotation, out var text))
+        {
+            _announced.TryRemove(key, out _);
+            return null;
+        }
         var who = annotations.TryGetValue(ActionByAnnotation, out var by) && by.Length > 0 ? by : $"the {ActionAnnotation} annotation";
         if (!ManualAction.TryParse(text.Trim(), out var kind))
         {
@@ -178,14 +187,20 @@ public sealed partial class CanaryController(
                 ? $"Canary {policy.Id} paused by {who}: no analysis until it is resumed"
                 : $"Canary {policy.Id} resumed by {who}")], cancellationToken);
         }
-        else
+        else if (!_announced.TryGetValue(key, out var announced) || announced != $"{text}|{who}")
         {
+            // Announced once: an action the scheduler cannot decide yet (e.g. the canary is not ready) stays pending
+            // over several ticks, which must not repeat the event each time.
+            _announced[key] = $"{text}|{who}";
             await events.RecordAsync(policy,
                 [new CanaryEvent(_time.GetUtcNow(), EventType.Normal, $"{char.ToUpperInvariant(action.Verb[0])}{action.Verb[1..]} requested by {who}")],
                 cancellationToken);
         }
         return action;
     }
+
+    /// <summary>The pending action each canary's "requested by" event was recorded for (value|who).</summary>
+    private readonly ConcurrentDictionary<string, string> _announced = new(StringComparer.Ordinal);
 
     private Task ClearActionAsync(string ns, string name, string value, CancellationToken cancellationToken) =>
         _canaries.UpdateWithRetryAsync(ns, name, c =>
