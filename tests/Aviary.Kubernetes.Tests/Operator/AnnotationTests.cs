@@ -40,6 +40,35 @@ public sealed class AnnotationTests(OperatorCluster cluster)
     }
 
     [Fact]
+    public async Task PromoteAnnotation_WhileCanaryNotReady_StaysPendingAnnouncedOnceThenApplies()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "pending" });
+        await bed.ApplyAsync(RolloutManifests.Podinfo());
+        await bed.ApplyAsync(RolloutManifests.Canary(interval: "1s", stepWeight: 10, maxWeight: 50));
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+        // The new canary pods never become ready until released.
+        bed.HoldDeployment("podinfo");
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
+        var notReady = $"canary deployment podinfo.{bed.Namespace} not ready";
+        await bed.WaitForEventAsync(notReady);
+
+        await bed.KubectlAsync("annotate", "canary/podinfo", $"{Action}=promote", $"{ActionBy}=carol");
+        await bed.WaitForEventAsync("Promote requested by carol");
+        var announcedAt = bed.EventMessages().Count;
+        // Several ticks pass with the action pending: the canary is still not ready.
+        await bed.WaitUntilAsync(() => Task.FromResult(bed.EventMessages().Skip(announcedAt).Count(m => m.StartsWith(notReady, StringComparison.Ordinal)) >= 3),
+            TimeSpan.FromSeconds(30), "three more ticks");
+        Assert.Equal("promote", await RolloutManifests.AnnotationAsync(bed, Action));
+        Assert.Single(bed.EventMessages(), m => m == "Promote requested by carol");
+
+        bed.ReleaseDeployment("podinfo");
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(60));
+        Assert.Contains($"Promotion of podinfo.{bed.Namespace} requested by carol: the analysis passed, promoting now", bed.EventMessages());
+        Assert.Single(bed.EventMessages(), m => m == "Promote requested by carol");
+        Assert.Null(await RolloutManifests.AnnotationAsync(bed, Action));
+    }
+
+    [Fact]
     public async Task AbortThenRetryAnnotations_RollBackThenRerunTheSameRevision()
     {
         await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "abort" });
