@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Aviary.Core.Policy;
@@ -14,7 +15,8 @@ namespace Aviary.Kubernetes.Operator;
 public sealed partial class KubeEventRecorder(KubeClient client, ILogger logger)
 {
     private readonly ResourceClient<JsonObject> _events = client.Resource(KubeResources.Events);
-    private readonly Dictionary<string, (string Message, string Name, int Count)> _last = new(StringComparer.Ordinal);
+    // Shared by every canary's loop, which run concurrently.
+    private readonly ConcurrentDictionary<string, (string Message, string Name, int Count)> _last = new(StringComparer.Ordinal);
 
     public async Task RecordAsync(CanaryPolicy canary, IReadOnlyList<CanaryEvent> events, CancellationToken cancellationToken)
     {
