@@ -20,5 +20,18 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary><c>--metrics-server URL</c>: an absolute http(s) URL, else a parse error naming the option.</summary>
+    public static Option<Uri?> MetricsServer(string description) => new("--metrics-server")
+    {
+        Description = description,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
+            if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https") return uri;
+            r.AddError($"--metrics-server '{text}' is not an http(s) URL such as http://prometheus:9090");
+            return null;
+        },
+    };
+
     public static Option<string?> Namespace() => new("--namespace", "-n") { Description = "The canary's namespace (default: any)." };
 }

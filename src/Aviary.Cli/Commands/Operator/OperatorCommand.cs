@@ -17,7 +17,7 @@ internal static class OperatorCommand
         var leaseNs = new Option<string>("--leader-election-namespace") { Description = "Namespace of the leader Lease.", DefaultValueFactory = _ => "aviary" };
         var leaseName = new Option<string>("--lease-name") { Description = "Name of the leader Lease.", DefaultValueFactory = _ => "aviary-leader" };
         var identity = new Option<string?>("--identity") { Description = "This replica's identity in the Lease (default: $POD_NAME, else host and pid)." };
-        var metricsServer = new Option<Uri?>("--metrics-server") { Description = "Prometheus for canaries without spec.metricsServer." };
+        var metricsServer = CommonOptions.MetricsServer("Prometheus for canaries without spec.metricsServer.");
         var tokenFile = new Option<string?>("--api-token-file") { Description = "Serve the action API (promote, abort, …) to callers with this token." };
         var command = new Command("operator", """
             Run the Kubernetes operator: watch Canary, MetricTemplate and AlertProvider (flagger.app/v1beta1), run the same
@@ -53,7 +53,8 @@ internal static class OperatorCommand
                 await host.RunAsync(ct);
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException)
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException
+                                           or Kubernetes.Client.KubeConfigException)
             {
                 await io.Error.WriteLineAsync($"aviary operator: {e.Message}");
                 return 1;

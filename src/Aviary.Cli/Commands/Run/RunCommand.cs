@@ -18,13 +18,7 @@ internal static class RunCommand
         var state = CommonOptions.State();
         var api = new Option<string>("--api") { Description = "Address of the controller API (loopback).", DefaultValueFactory = _ => "127.0.0.1:8484" };
         var output = CommonOptions.Output("text: a live view per canary; json: one JSON log line per event, for machines");
-        var metricsServer = new Option<Uri?>("--metrics-server")
-        {
-            Description = "Prometheus for canaries without spec.metricsServer (default: the router's own counters).",
-            CustomParser = r => Uri.TryCreate(r.Tokens.Single().Value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"
-                ? u
-                : throw new ArgumentException($"--metrics-server '{r.Tokens.Single().Value}' is not an http(s) URL"),
-        };
+        var metricsServer = CommonOptions.MetricsServer("Prometheus for canaries without spec.metricsServer (default: the router's own counters).");
         var haproxyMetrics = new Option<int?>("--haproxy-metrics-port") { Description = "Serve the Prometheus exporter of the HAProxy Aviary runs for provider: haproxy on this loopback port." };
         var signFile = new Option<string?>("--webhook-secret-file") { Description = "Sign webhook calls (X-Aviary-Signature, HMAC-SHA256) with the secret in this file." };
         var signEnv = new Option<string?>("--webhook-secret-env") { Description = "Sign webhook calls with the secret in this environment variable." };
