@@ -275,6 +275,42 @@ public sealed class SeedTests(OperatorCluster cluster)
         bed.AssertNothingForbidden();
     }
 
+    [Fact]
+    public async Task Istio_CanaryPodsNotReady_HaltAdvancementUntilTheyAre()
+    {
+        await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "istio" });
+        await bed.ApplyAsync(PodinfoYaml(replicas: 2));
+        await bed.ApplyAsync(PodinfoHpaYaml);
+        await bed.ApplyAsync(IstioCanaryYaml());
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+
+        // The new pods do not become ready: the deployment controller has rolled the ReplicaSet, no pod is available.
+        bed.HoldDeployment("podinfo");
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:1.7.1");
+        var id = $"podinfo.{bed.Namespace}";
+        await bed.WaitForEventAsync($"New revision detected! Scaling up {id}");
+        await bed.WaitUntilAsync(async () => (await bed.RequireAsync("apps/v1", "deployments/podinfo"))["spec"]!["replicas"]!.GetValue<int>() == 2,
+            TimeSpan.FromSeconds(30), "the canary scaled up");
+        var target = await bed.RequireAsync("apps/v1", "deployments/podinfo");
+        await bed.Server.PatchStatusAsync($"/apis/apps/v1/namespaces/{bed.Namespace}/deployments/podinfo", new JsonObject
+        {
+            ["status"] = new JsonObject
+            {
+                ["observedGeneration"] = target["metadata"]!["generation"]!.GetValue<long>(),
+                ["replicas"] = 2, ["updatedReplicas"] = 2, ["readyReplicas"] = 0, ["availableReplicas"] = 0, ["unavailableReplicas"] = 2,
+            },
+        });
+        // Seed 2: "Waiting for podinfo.test rollout to finish: 0 of 1 updated replicas are available" (Flagger's current wording).
+        await bed.WaitForEventAsync($"canary deployment {id} not ready: waiting for rollout to finish: 0 of 2 (readyThreshold 100%) updated replicas are available");
+        Assert.Equal(0, (await bed.Mesh!.RefreshAsync()).Weights.Canary);
+        Assert.Equal("Progressing", await bed.CanaryPhaseAsync());
+
+        bed.ReleaseDeployment("podinfo");
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(90));
+        Assert.True(IsSubsequence([$"Advance {id} canary weight 10", $"Advance {id} canary weight 50", $"Promotion completed! Scaling down {id}"], bed.EventMessages()),
+            string.Join("\n", bed.EventMessages()));
+    }
+
     /// <summary>True when <paramref name="expected"/> appears in <paramref name="actual"/> in order (other items between allowed).</summary>
     internal static bool IsSubsequence(IReadOnlyList<string> expected, IReadOnlyList<string> actual)
     {
