@@ -171,18 +171,24 @@ public sealed partial class CanaryController(
         if (kind is ManualActionKind.Pause or ManualActionKind.Resume)
         {
             var paused = kind == ManualActionKind.Pause;
-            await _canaries.PatchAsync(policy.Namespace, policy.Name, KubePatch.Merge(new JsonObject
+            await _canaries.UpdateWithRetryAsync(policy.Namespace, policy.Name, c =>
             {
-                ["metadata"] = new JsonObject
+                var meta = (JsonObject)c["metadata"]!;
+                if (meta["annotations"] is not JsonObject a)
                 {
-                    ["annotations"] = new JsonObject
-                    {
-                        [PausedAnnotation] = paused ? "true" : null,
-                        [ActionAnnotation] = null,
-                        [ActionByAnnotation] = null,
-                    },
-                },
-            }), cancellationToken);
+                    a = new JsonObject();
+                    meta["annotations"] = a;
+                }
+                // Only the action read here is cleared: another one the user set meanwhile stays for the next tick.
+                if (a[ActionAnnotation]?.GetValue<string>() == text)
+                {
+                    a.Remove(ActionAnnotation);
+                    a.Remove(ActionByAnnotation);
+                }
+                if (paused) a[PausedAnnotation] = "true";
+                else a.Remove(PausedAnnotation);
+                return c;
+            }, cancellationToken);
             await events.RecordAsync(policy, [new CanaryEvent(_time.GetUtcNow(), EventType.Normal, paused
                 ? $"Canary {policy.Id} paused by {who}: no analysis until it is resumed"
                 : $"Canary {policy.Id} resumed by {who}")], cancellationToken);
