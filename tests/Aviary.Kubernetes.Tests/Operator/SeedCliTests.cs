@@ -34,6 +34,7 @@ public sealed class SeedCliTests(OperatorCluster cluster)
         {
             AviaryDll, "operator", "--kubeconfig", cluster.OperatorKubeconfig, "--namespace", bed.Namespace,
             "--listen", url.Authority, "--leader-election-namespace", bed.Namespace, "--lease-name", bed.LeaseName, "--identity", "cli-0",
+            "--metrics-server", bed.Prometheus.Url.ToString(),
         })
         {
             info.ArgumentList.Add(a);
@@ -65,8 +66,7 @@ public sealed class SeedCliTests(OperatorCluster cluster)
                 }
             }, TimeSpan.FromSeconds(60), "/readyz of the aviary operator process");
 
-            // The CLI has no mesh provider flag: the Canary names its provider. Initialisation needs no metrics server
-            // (--metrics-server is left out: System.CommandLine cannot parse its Uri value, an exit 70 to fix in the CLI).
+            // The CLI has no mesh provider flag: the Canary names its provider.
             await bed.ApplyAsync(SeedTests.PodinfoYaml());
             await bed.ApplyAsync(SeedTests.LinkerdCanaryYaml().Replace("spec:\n", "spec:\n  provider: linkerd\n", StringComparison.Ordinal));
             await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
