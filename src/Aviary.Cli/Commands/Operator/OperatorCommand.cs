@@ -18,6 +18,11 @@ internal static class OperatorCommand
         var leaseName = new Option<string>("--lease-name") { Description = "Name of the leader Lease.", DefaultValueFactory = _ => "aviary-leader" };
         var identity = new Option<string?>("--identity") { Description = "This replica's identity in the Lease (default: $POD_NAME, else host and pid)." };
         var metricsServer = CommonOptions.MetricsServer("Prometheus for canaries without spec.metricsServer.");
+        var meshProvider = new Option<string>("--mesh-provider")
+        {
+            Description = "Provider of canaries without spec.provider (Flagger's -mesh-provider): linkerd, istio, gatewayapi:v1, nginx, kubernetes, ….",
+            DefaultValueFactory = _ => "istio",
+        };
         var tokenFile = new Option<string?>("--api-token-file") { Description = "Serve the action API (promote, abort, …) to callers with this token." };
         var command = new Command("operator", """
             Run the Kubernetes operator: watch Canary, MetricTemplate and AlertProvider (flagger.app/v1beta1), run the same
@@ -27,7 +32,7 @@ internal static class OperatorCommand
 
             Example:
               aviary operator --kubeconfig ~/.kube/config --metrics-server http://prometheus.istio-system:9090
-            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, tokenFile };
+            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, meshProvider, tokenFile };
         command.SetAction(async (parse, ct) =>
         {
             var id = parse.GetValue(identity) ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -44,6 +49,7 @@ internal static class OperatorCommand
                     Identity = id,
                 },
                 MetricsServer = parse.GetValue(metricsServer),
+                MeshProvider = parse.GetValue(meshProvider)!,
                 ApiTokenFile = parse.GetValue(tokenFile),
             };
             using var loggers = LoggerFactory.Create(b => b.AddJsonConsole().SetMinimumLevel(LogLevel.Information));
