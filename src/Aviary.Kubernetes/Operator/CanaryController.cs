@@ -53,6 +53,19 @@ public sealed partial class CanaryController(
     /// <summary>Watches canaries and runs their loops until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await WatchAsync(cancellationToken);
+        }
+        finally
+        {
+            // Stopped (or failed): no canary loop may outlive the controller, nor a tick be left running.
+            await Task.WhenAll(_runners.Values.Select(r => r.StopAsync()));
+        }
+    }
+
+    private async Task WatchAsync(CancellationToken cancellationToken)
+    {
         await foreach (var e in _canaries.WatchAllAsync(watchNamespace, null, cancellationToken))
         {
             if (e.Object is not { } canary) continue;
@@ -72,7 +85,6 @@ public sealed partial class CanaryController(
                     break;
             }
         }
-        await Task.WhenAll(_runners.Values.Select(r => r.StopAsync()));
     }
 
     private Runner Start(string ns, string name, CancellationToken cancellationToken)
@@ -331,7 +343,7 @@ public sealed partial class CanaryController(
                 {
                     try
                     {
-                        next = await owner.TickAsync(ns, name, cancellationToken);
+                        next = await LeaderTickAsync(cancellationToken);
                     }
                     catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                     {
@@ -355,6 +367,35 @@ public sealed partial class CanaryController(
             }
         }
 
+        /// <summary>How often a tick in flight checks that this replica still leads.</summary>
+        private static readonly TimeSpan LeadershipPoll = TimeSpan.FromMilliseconds(250);
+
+        /// <summary>
+        /// One tick, cancelled as soon as this replica stops leading (a standby may act from then on). The tick's
+        /// side effects are idempotent and its status is written in one request, so the new leader simply repeats it.
+        /// </summary>
+        private async Task<TimeSpan?> LeaderTickAsync(CancellationToken cancellationToken)
+        {
+            using var term = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var tick = owner.TickAsync(ns, name, term.Token);
+            while (!tick.IsCompleted)
+            {
+                await Task.WhenAny(tick, Task.Delay(LeadershipPoll, owner._time, term.Token));
+                if (tick.IsCompleted || owner._isLeader()) continue;
+                await term.CancelAsync();
+                LogLostLeadership(owner._logger, $"{name}.{ns}");
+                break;
+            }
+            try
+            {
+                return await tick;
+            }
+            catch (OperationCanceledException) when (term.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return TimeSpan.FromSeconds(1);
+            }
+        }
+
         public async Task StopAsync()
         {
             await _stop.CancelAsync();
@@ -367,6 +408,9 @@ public sealed partial class CanaryController(
 
     [LoggerMessage(EventId = 4202, Level = LogLevel.Warning, Message = "{Canary}: {Message}")]
     private static partial void LogInvalid(ILogger logger, string canary, string message);
+
+    [LoggerMessage(EventId = 4204, Level = LogLevel.Warning, Message = "{Canary}: leadership lost during a tick, the tick was cancelled")]
+    private static partial void LogLostLeadership(ILogger logger, string canary);
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Error, Message = "tick of {Canary} failed")]
     private static partial void LogTickFailed(ILogger logger, string canary, Exception exception);
