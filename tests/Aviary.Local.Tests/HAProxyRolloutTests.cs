@@ -34,17 +34,28 @@ public sealed class HAProxyRolloutTests
     private static async Task<(LocalTestBed Bed, PrometheusServer Prometheus)> StartAsync()
     {
         DebianPackages.Ensure("haproxy");
-        var bed = new LocalTestBed();
-        var prometheus = await PrometheusServer.StartAsync(
-            new ScrapeTarget("aviary", $"127.0.0.1:{bed.ApiPort.ToString(CultureInfo.InvariantCulture)}"),
-            new ScrapeTarget("haproxy", $"127.0.0.1:{bed.HAProxyMetricsPort.ToString(CultureInfo.InvariantCulture)}"));
-        bed.WriteWorkload("--version 1.0.0", replicas: 2);
-        bed.WriteCanary(Analysis, $"provider: haproxy\nmetricsServer: {prometheus.Url}");
-        await bed.StartControllerAsync();
-        await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
-        await prometheus.WaitForTargetUpAsync("haproxy");
-        bed.StartLoad();
-        return (bed, prometheus);
+        PrometheusServer? prometheus = null;
+        try
+        {
+            var bed = await LocalTestBed.CreateAsync(async bed =>
+            {
+                prometheus = await PrometheusServer.StartAsync(
+                    new ScrapeTarget("aviary", $"127.0.0.1:{bed.ApiPort.ToString(CultureInfo.InvariantCulture)}"),
+                    new ScrapeTarget("haproxy", $"127.0.0.1:{bed.HAProxyMetricsPort.ToString(CultureInfo.InvariantCulture)}"));
+                bed.WriteWorkload("--version 1.0.0", replicas: 2);
+                bed.WriteCanary(Analysis, $"provider: haproxy\nmetricsServer: {prometheus.Url}");
+                await bed.StartControllerAsync();
+                await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
+                await prometheus.WaitForTargetUpAsync("haproxy");
+                bed.StartLoad();
+            });
+            return (bed, prometheus!);
+        }
+        catch
+        {
+            if (prometheus is not null) await prometheus.DisposeAsync();
+            throw;
+        }
     }
 
     [Fact]

@@ -32,9 +32,8 @@ public sealed class JudgeRolloutTests
           type: sequential
         """;
 
-    private static async Task<LocalTestBed> StartAsync(string analysis = Analysis)
+    private static Task<LocalTestBed> StartAsync(string analysis = Analysis) => LocalTestBed.CreateAsync(async bed =>
     {
-        var bed = new LocalTestBed();
         bed.WriteWorkload("--version 1.0.0");
         bed.WriteCanary(analysis);
         await bed.StartControllerAsync();
@@ -42,8 +41,7 @@ public sealed class JudgeRolloutTests
         bed.StartLoad();
         var sw = Stopwatch.StartNew();
         while (bed.Traffic!.Results.Count(r => r.Status == 200) < 20 && sw.Elapsed < Minute) await Task.Delay(100);
-        return bed;
-    }
+    });
 
     /// <summary>The analysis ticks the judge weighed (one success-rate judge check each).</summary>
     private static List<StoredCheckView> JudgeTicks(LocalTestBed bed) =>

@@ -16,17 +16,15 @@ public sealed class LocalRolloutTests
 {
     private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
 
-    private static async Task<LocalTestBed> StartAsync(string analysis = LocalTestBed.FastAnalysis, string extraSpec = "")
+    private static Task<LocalTestBed> StartAsync(string analysis = LocalTestBed.FastAnalysis, string extraSpec = "") => LocalTestBed.CreateAsync(async bed =>
     {
-        var bed = new LocalTestBed();
         bed.WriteWorkload("--version 1.0.0");
         bed.WriteCanary(analysis, extraSpec);
         await bed.StartControllerAsync();
         await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
         bed.StartLoad();
         await WaitForTrafficAsync(bed);
-        return bed;
-    }
+    });
 
     private static async Task WaitForTrafficAsync(LocalTestBed bed)
     {

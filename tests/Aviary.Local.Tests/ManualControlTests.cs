@@ -25,16 +25,14 @@ public sealed class ManualControlTests
             interval: 3s
         """;
 
-    private static async Task<LocalTestBed> StartAsync(string analysis = SlowAnalysis)
+    private static Task<LocalTestBed> StartAsync(string analysis = SlowAnalysis) => LocalTestBed.CreateAsync(async bed =>
     {
-        var bed = new LocalTestBed();
         bed.WriteWorkload("--version 1.0.0");
         bed.WriteCanary(analysis);
         await bed.StartControllerAsync();
         await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
         bed.StartLoad();
-        return bed;
-    }
+    });
 
     private static async Task<(int Exit, string Out, string Err)> CliAsync(params string[] args)
     {

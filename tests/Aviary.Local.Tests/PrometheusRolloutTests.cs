@@ -33,16 +33,27 @@ public sealed class PrometheusRolloutTests
 
     private static async Task<(LocalTestBed Bed, PrometheusServer Prometheus)> StartAsync(string metrics, string extraManifests = "")
     {
-        var bed = new LocalTestBed();
-        var prometheus = await PrometheusServer.StartAsync(new ScrapeTarget("aviary", $"127.0.0.1:{bed.ApiPort.ToString(CultureInfo.InvariantCulture)}"));
-        bed.WriteWorkload("--version 1.0.0");
-        bed.WriteCanary(Analysis(metrics), $"metricsServer: {prometheus.Url}");
-        if (extraManifests.Length > 0) File.WriteAllText(Path.Combine(bed.Manifests, "extra.yaml"), extraManifests);
-        await bed.StartControllerAsync();
-        await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
-        await prometheus.WaitForTargetUpAsync("aviary");
-        bed.StartLoad();
-        return (bed, prometheus);
+        PrometheusServer? prometheus = null;
+        try
+        {
+            var bed = await LocalTestBed.CreateAsync(async bed =>
+            {
+                prometheus = await PrometheusServer.StartAsync(new ScrapeTarget("aviary", $"127.0.0.1:{bed.ApiPort.ToString(CultureInfo.InvariantCulture)}"));
+                bed.WriteWorkload("--version 1.0.0");
+                bed.WriteCanary(Analysis(metrics), $"metricsServer: {prometheus.Url}");
+                if (extraManifests.Length > 0) File.WriteAllText(Path.Combine(bed.Manifests, "extra.yaml"), extraManifests);
+                await bed.StartControllerAsync();
+                await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
+                await prometheus.WaitForTargetUpAsync("aviary");
+                bed.StartLoad();
+            });
+            return (bed, prometheus!);
+        }
+        catch
+        {
+            if (prometheus is not null) await prometheus.DisposeAsync();
+            throw;
+        }
     }
 
     [Fact]

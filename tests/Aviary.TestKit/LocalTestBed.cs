@@ -24,6 +24,26 @@ public sealed class LocalTestBed : IAsyncDisposable
 
     public static string DemoDll => Path.Combine(AppContext.BaseDirectory, "Aviary.Demo.dll");
 
+    /// <summary>
+    /// A new bed set up by <paramref name="setup"/>; when the setup fails, the bed (controller, processes, load) is
+    /// disposed before the exception leaves, since no caller holds it yet.
+    /// </summary>
+    public static async Task<LocalTestBed> CreateAsync(Func<LocalTestBed, Task> setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        var bed = new LocalTestBed();
+        try
+        {
+            await setup(bed);
+            return bed;
+        }
+        catch
+        {
+            await bed.DisposeAsync();
+            throw;
+        }
+    }
+
     public LocalTestBed()
     {
         Directory.CreateDirectory(Manifests);

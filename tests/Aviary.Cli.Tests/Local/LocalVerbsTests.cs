@@ -6,15 +6,13 @@ namespace Aviary.Cli.Tests.Local;
 /// <summary>get, describe, events and apply against a running controller (real processes, real HTTP).</summary>
 public sealed class LocalVerbsTests
 {
-    private static async Task<LocalTestBed> StartAsync()
+    private static Task<LocalTestBed> StartAsync() => LocalTestBed.CreateAsync(async bed =>
     {
-        var bed = new LocalTestBed();
         bed.WriteWorkload("--version 1.0.0");
         bed.WriteCanary(LocalTestBed.FastAnalysis);
         await bed.StartControllerAsync();
         await bed.WaitForPhaseAsync(CanaryPhase.Initialized, TimeSpan.FromMinutes(1));
-        return bed;
-    }
+    });
 
     [Fact]
     public async Task GetDescribeEvents_RunningController_ShowStatusAndEvents()
