@@ -50,6 +50,9 @@ public sealed partial class CanaryController(
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<string, Runner> _runners = new(StringComparer.Ordinal);
 
+    // Per canary under analysis with analysis.judge.lookInterval: how often its judge also looks between ticks.
+    private readonly ConcurrentDictionary<string, TimeSpan> _looks = new(StringComparer.Ordinal);
+
     /// <summary>Watches canaries and runs their loops until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -76,6 +79,7 @@ public sealed partial class CanaryController(
             {
                 case WatchEventType.Deleted:
                     if (_runners.TryRemove(key, out var gone)) await gone.StopAsync();
+                    _looks.TryRemove(key, out _);
                     metrics.Remove(key);
                     break;
                 case WatchEventType.Added or WatchEventType.Modified:
@@ -158,7 +162,34 @@ public sealed partial class CanaryController(
         }
         await events.RecordAsync(policy, outcome.Events, cancellationToken);
         metrics.Record(policy, outcome);
+        if (policy.Judge?.LookInterval is { } look && outcome.Status.Phase is CanaryPhase.Progressing or CanaryPhase.WaitingPromotion)
+            _looks[$"{name}.{ns}"] = look;
+        else _looks.TryRemove($"{name}.{ns}", out _);
         return policy.Interval;
+    }
+
+    /// <summary>How often the judge of a canary under analysis also looks between its ticks; null: it does not.</summary>
+    internal TimeSpan? LookIntervalOf(string ns, string name) => _looks.TryGetValue($"{name}.{ns}", out var look) ? look : null;
+
+    /// <summary>
+    /// A look of the judge between ticks (<see cref="CanaryScheduler.LookAsync"/>): it writes only when the look
+    /// rolled the canary back. Pending actions, pauses and deletions are left to the next tick.
+    /// </summary>
+    internal async Task LookAsync(string ns, string name, CancellationToken cancellationToken)
+    {
+        var got = await _canaries.GetAsync(ns, name, cancellationToken);
+        if (!got.Succeeded || got.Value["metadata"]?["deletionTimestamp"] is not null) return;
+        var doc = ManifestReader.ReadNode((JsonObject)got.Value.DeepClone());
+        if (doc.Compiled is not CanaryPolicy policy || doc.Manifest is not Canary { Status: { } status }) return;
+        var annotations = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
+        if (annotations.ContainsKey(ActionAnnotation) || annotations.ContainsKey(PausedAnnotation)) return;
+        if (policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider)) policy = policy with { Provider = defaultProvider };
+        var outcome = await new CanaryScheduler(services(policy)).LookAsync(policy, status, cancellationToken);
+        if (outcome.Events.Count == 0 && outcome.Checks.Count == 0) return;
+        await WriteStatusAsync(ns, name, outcome.Status, cancellationToken);
+        await events.RecordAsync(policy, outcome.Events, cancellationToken);
+        metrics.Record(policy, outcome);
+        _looks.TryRemove($"{name}.{ns}", out _);
     }
 
     /// <summary>Reads the action annotation; pause and resume take effect here (the paused annotation) and are cleared.</summary>
@@ -358,13 +389,33 @@ public sealed partial class CanaryController(
                 if (next is null) return;
                 try
                 {
-                    await _wake.WaitAsync(next.Value, cancellationToken);
+                    await WaitAndLookAsync(next.Value, cancellationToken);
                 }
                 catch (OperationCanceledException)
                 {
                     return;
                 }
             }
+        }
+
+        /// <summary>Waits for the next tick; with a judge's look interval, looks on the way (a wake-up ends the wait).</summary>
+        private async Task WaitAndLookAsync(TimeSpan wait, CancellationToken cancellationToken)
+        {
+            while (owner.LookIntervalOf(ns, name) is { } look && look < wait)
+            {
+                if (await _wake.WaitAsync(look, cancellationToken)) return;
+                wait -= look;
+                if (!owner._isLeader()) continue;
+                try
+                {
+                    await owner.LookAsync(ns, name, cancellationToken);
+                }
+                catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
+                {
+                    LogTickFailed(owner._logger, $"{name}.{ns}", e);
+                }
+            }
+            await _wake.WaitAsync(wait, cancellationToken);
         }
 
         /// <summary>How often a tick in flight checks that this replica still leads.</summary>
