@@ -30,6 +30,8 @@ public sealed class ControllerRestartTests
         return process;
     }
 
+    private const int LoadConcurrency = 4;
+
     [Fact]
     public async Task Controller_KilledWithSigkillMidAnalysis_ResumesToTheSameEndState()
     {
@@ -50,7 +52,7 @@ public sealed class ControllerRestartTests
         try
         {
             await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
-            bed.StartLoad();
+            bed.StartLoad(LoadConcurrency);
             var initial = bed.Status!.LastPromotedSpec;
             bed.WriteWorkload("--version 2.0.0");
             await bed.WaitForAsync(Minute, s => s.Phase == CanaryPhase.Progressing && s.CanaryWeight >= 20, "analysis at 20%");
@@ -72,8 +74,12 @@ public sealed class ControllerRestartTests
             Assert.DoesNotContain(results, r => r.Status >= 500);
             // Refused connections only while no controller ran, never before the kill.
             Assert.DoesNotContain(results, r => r.Status == 0 && r.Time < killedAt);
+            // Once the restarted router answered, it kept answering. Results carry completion times and each of the
+            // load's workers has one request in flight, so at most one refusal per worker (sent before the listener
+            // was back) can complete after the first success; more would mean the router went away again.
             var firstAfter = results.Where(r => r.Time > killedAt && r.Status == 200).Min(r => r.Time);
-            Assert.DoesNotContain(results, r => r.Status == 0 && r.Time > firstAfter.AddSeconds(1));
+            var lateRefusals = results.Count(r => r.Status == 0 && r.Time > firstAfter);
+            Assert.True(lateRefusals <= LoadConcurrency, $"{lateRefusals} refused connections after the restarted router first answered");
             Assert.Single(bed.Events, e => e == "Copying podinfo.test template spec to podinfo-primary.test");
             Assert.Single(bed.Events, e => e == "Promotion completed! Scaling down podinfo.test");
             Assert.Contains(results, r => r.Body?.Contains("\"version\":\"2.0.0\"", StringComparison.Ordinal) == true);

@@ -140,7 +140,9 @@ public sealed class TestMeshMetrics : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Random _random;
     private readonly Dictionary<BackendRole, ArmState> _arms;
-    private readonly Dictionary<TestMeshRule, TestMeshPicker> _rules = new(ReferenceEqualityComparer.Instance);
+    // Pickers by what a rule routes (its position, destinations and weights, mirror): a re-read of an unchanged
+    // routing object keeps the weighted round robin going, so small batches still reach a low-weight canary.
+    private readonly Dictionary<string, TestMeshPicker> _rules = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private WebApplication? _app;
     private Task _generating = Task.CompletedTask;
@@ -227,7 +229,8 @@ public sealed class TestMeshMetrics : IAsyncDisposable
         {
             if (!ReferenceEquals(_rulesFor, routes))
             {
-                _rules.Clear();
+                var keep = routes.Rules.Select(Signature).ToHashSet(StringComparer.Ordinal);
+                foreach (var stale in _rules.Keys.Where(k => !keep.Contains(k)).ToList()) _rules.Remove(stale);
                 _rulesFor = routes;
             }
             var selective = routes.Rules.Any(r => r.Selective);
@@ -240,7 +243,8 @@ public sealed class TestMeshMetrics : IAsyncDisposable
                     _unrouted++;
                     continue;
                 }
-                if (!_rules.TryGetValue(rule, out var picker)) _rules[rule] = picker = new TestMeshPicker(rule);
+                var key = Signature(rule, IndexOf(routes.Rules, rule));
+                if (!_rules.TryGetValue(key, out var picker)) _rules[key] = picker = new TestMeshPicker(rule);
                 var destination = picker.Next();
                 if (destination?.Role is not { } role)
                 {
@@ -252,6 +256,16 @@ public sealed class TestMeshMetrics : IAsyncDisposable
             }
         }
     }
+
+    private static int IndexOf(IReadOnlyList<TestMeshRule> rules, TestMeshRule rule)
+    {
+        for (var i = 0; i < rules.Count; i++)
+            if (ReferenceEquals(rules[i], rule)) return i;
+        return -1;
+    }
+
+    private static string Signature(TestMeshRule rule, int index) =>
+        $"{index}|{rule.Matches.Count}|{string.Join(",", rule.Destinations.Select(d => $"{d.Service}:{d.Role}:{d.Weight}"))}|{rule.Mirror}";
 
     /// <summary>The exposition text served at <see cref="Url"/>.</summary>
     public string Render()

@@ -111,11 +111,7 @@ public sealed record OperatorTestBedOptions
 
     public TimeSpan RetryPeriod { get; init; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>
-    /// The generated traffic (rate, arms); default <see cref="DefaultMesh"/>. Keep batches large (a tick of 1 s): the
-    /// test mesh restarts its weighted round robin whenever it re-reads the routing object (every 200 ms), so small
-    /// batches (its default, 2 requests per 100 ms) never reach a canary at a low weight.
-    /// </summary>
+    /// <summary>The generated traffic (rate, arms); default <see cref="DefaultMesh"/>.</summary>
     public TestMeshMetricsOptions? Mesh { get; init; }
 
     /// <summary>50 requests per second in batches of one second; both versions healthy at 5 ms.</summary>

@@ -45,6 +45,30 @@ public sealed class TestMeshMetricsTests(KubeApiServerFixture fixture)
         await AssertQueriesAsync("istio", "istio", canaryLatencyMs: 250, canaryLowerBucketMs: 100, primaryLatencyMs: 10, primaryLowerBucketMs: 5);
     }
 
+    [Fact]
+    public async Task SmallBatches_CanaryAtTenPercent_GetsItsShareAcrossRouteReReads()
+    {
+        // Two requests every 100 ms while the mesh re-reads the TrafficSplit every 200 ms: the weighted round robin
+        // must carry on across re-reads of an unchanged object, or a 10% canary would never be picked.
+        using var bed = await RouterTestBed.CreateAsync(Server, "mesh-batches");
+        var canary = await bed.CanaryAsync("linkerd", analysis: Metrics);
+        var router = bed.Router("linkerd");
+        RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
+        RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(90, 10), default));
+
+        await using var mesh = TestMesh.Start(Server, TestMeshTarget.ForProvider("linkerd", bed.Namespace, canary.ServiceName));
+        await mesh.WaitForAsync(r => r.Weights == new RouteWeights(90, 10));
+        await using var metrics = await mesh.StartMetricsAsync(new TestMeshMetricsOptions { RequestsPerSecond = 20, Tick = TimeSpan.FromMilliseconds(100) });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (metrics.Counts(BackendRole.Canary).Total + metrics.Counts(BackendRole.Primary).Total < 200 && clock.Elapsed < TimeSpan.FromMinutes(1))
+            await Task.Delay(100);
+
+        var canaryCount = metrics.Counts(BackendRole.Canary).Total;
+        var total = canaryCount + metrics.Counts(BackendRole.Primary).Total;
+        Assert.True(total >= 200, $"only {total} requests generated");
+        Assert.InRange(canaryCount / (double)total, 0.08, 0.12);
+    }
+
     private async Task AssertQueriesAsync(string provider, string queries, double canaryLatencyMs, double canaryLowerBucketMs, double primaryLatencyMs,
         double primaryLowerBucketMs)
     {
