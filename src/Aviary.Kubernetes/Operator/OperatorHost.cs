@@ -60,6 +60,8 @@ public sealed partial class OperatorHost : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
+    private readonly CancellationTokenSource _stopElection = new();
+    private Task? _election;
     private readonly KubeRuntime _runtime;
     private readonly KubeClient? _electionClient;
     private WebApplication? _app;
@@ -100,7 +102,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await StartHttpAsync(cancellationToken);
-        if (Elector is not null) _tasks.Add(Task.Run(() => Elector.RunAsync(_stop.Token), CancellationToken.None));
+        if (Elector is not null) _election = Task.Run(() => Elector.RunAsync(_stopElection.Token), CancellationToken.None);
         _tasks.Add(Task.Run(async () =>
         {
             while (!_stop.IsCancellationRequested)
@@ -133,8 +135,12 @@ public sealed partial class OperatorHost : IAsyncDisposable
 
     public async Task StopAsync()
     {
+        // The canary loops end (and every tick in flight with them) before the Lease is released: a standby that
+        // takes over the moment it is free never acts beside a tick of this replica.
         await _stop.CancelAsync();
         await Task.WhenAll(_tasks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _stopElection.CancelAsync();
+        if (_election is not null) await _election.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_app is not null)
         {
             await _app.StopAsync();
@@ -224,6 +230,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
         Client.Dispose();
         _electionClient?.Dispose();
         _stop.Dispose();
+        _stopElection.Dispose();
     }
 
     /// <summary>The process owns its signals; the HTTP endpoint must not stop on them by itself.</summary>
