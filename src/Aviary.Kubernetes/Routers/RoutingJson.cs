@@ -37,17 +37,8 @@ internal static class RoutingJson
     public static JsonNode? Node<T>(T value) => value is null ? null : JsonSerializer.SerializeToNode(value, KubeJson.Options);
 
     /// <summary>A controller owner reference to the Canary, or null when the manifest has no uid (not read from an API server).</summary>
-    public static JsonObject? OwnerReference(CanaryPolicy canary) => canary.Manifest.Metadata.Uid is { Length: > 0 } uid
-        ? new JsonObject
-        {
-            ["apiVersion"] = FlaggerApi.Version,
-            ["kind"] = Canary.KindName,
-            ["name"] = canary.Name,
-            ["uid"] = uid,
-            ["controller"] = true,
-            ["blockOwnerDeletion"] = true,
-        }
-        : null;
+    public static JsonObject? OwnerReference(CanaryPolicy canary) =>
+        Workloads.ObjectMetadata.CanaryOwner(canary) is { Succeeded: true } owner ? owner.Value : null;
 
     /// <summary>A new object of <paramref name="type"/> owned by the canary.</summary>
     public static JsonObject NewObject(ResourceType type, string name, CanaryPolicy canary, IReadOnlyDictionary<string, string>? labels,
