@@ -25,6 +25,9 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
     private readonly Action<CanaryUpdate> _publish;
     private readonly CancellationTokenSource _stop = new();
     private readonly Wakeup _wake;
+
+    // Whether the last tick left the canary under analysis: only then does the judge look between ticks.
+    private volatile bool _analysing;
     private Task? _loop;
 
     public CanaryRunner(CanaryPolicy policy, LocalWorkload workload, IRouter router, SchedulerServices services, StateStore store,
@@ -71,7 +74,7 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
             {
                 // With analysis.judge.lookInterval the judge also looks between ticks (a look only ever rolls back).
                 var woken = false;
-                while (!woken && Policy.Judge?.LookInterval is { } look && look < next - now)
+                while (!woken && _analysing && Policy.Judge?.LookInterval is { } look && look < next - now)
                 {
                     woken = await _wake.WaitAsync(look, cancellationToken);
                     if (!woken) await LookOnceAsync(cancellationToken);
@@ -129,6 +132,7 @@ internal sealed partial class CanaryRunner : IAsyncDisposable
 
     private void Save(CanaryPolicy policy, TickOutcome outcome)
     {
+        _analysing = outcome.Status.Phase is CanaryPhase.Progressing or CanaryPhase.WaitingPromotion;
         var now = _time.GetUtcNow();
         _store.SaveTick(policy.Id, policy.Namespace, policy.Name, outcome, now);
         foreach (var e in outcome.Events) LogEvent(_logger, policy.Id, e.Type.ToString(), e.Message);
