@@ -124,8 +124,7 @@ public sealed partial class CanaryController(
             await ReportInvalidAsync(obj, doc, cancellationToken);
             return TimeSpan.FromSeconds(30);
         }
-        // Flagger's -mesh-provider: the provider of canaries that name none.
-        if (policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider)) policy = policy with { Provider = defaultProvider };
+        policy = WithDefaultProvider(policy);
         var scheduler = new CanaryScheduler(services(policy));
         var status = doc.Manifest is Canary c ? c.Status ?? CanaryStatus.Empty : CanaryStatus.Empty;
 
@@ -168,6 +167,10 @@ public sealed partial class CanaryController(
         return policy.Interval;
     }
 
+    /// <summary>Flagger's -mesh-provider: the provider of canaries that name none.</summary>
+    private CanaryPolicy WithDefaultProvider(CanaryPolicy policy) =>
+        policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider) ? policy with { Provider = defaultProvider } : policy;
+
     /// <summary>How often the judge of a canary under analysis also looks between its ticks; null: it does not.</summary>
     internal TimeSpan? LookIntervalOf(string ns, string name) => _looks.TryGetValue($"{name}.{ns}", out var look) ? look : null;
 
@@ -183,7 +186,7 @@ public sealed partial class CanaryController(
         if (doc.Compiled is not CanaryPolicy policy || doc.Manifest is not Canary { Status: { } status }) return;
         var annotations = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
         if (annotations.ContainsKey(ActionAnnotation) || annotations.ContainsKey(PausedAnnotation)) return;
-        if (policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider)) policy = policy with { Provider = defaultProvider };
+        policy = WithDefaultProvider(policy);
         var outcome = await new CanaryScheduler(services(policy)).LookAsync(policy, status, cancellationToken);
         if (outcome.Events.Count == 0 && outcome.Checks.Count == 0) return;
         await WriteStatusAsync(ns, name, outcome.Status, cancellationToken);
