@@ -47,15 +47,7 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         });
         var api = app.MapGroup("/api/v1").AddEndpointFilter(async (context, next) =>
             Authorized(context.HttpContext) ? await next(context) : Results.Json(new { error = "missing or wrong token" }, statusCode: 401));
-        api.MapGet("/canaries", () => Results.Json(controller.Store.ListCanaries().Select(c => new
-        {
-            name = c.Name,
-            @namespace = c.Namespace,
-            phase = c.Status.Phase,
-            canaryWeight = c.Status.CanaryWeight,
-            failedChecks = c.Status.FailedChecks,
-            lastTransitionTime = c.Status.LastTransitionTime,
-        })));
+        StateApi.Map(api, controller.Store);
         api.MapPost("/manifests", (Delegate)ApplyAsync);
         api.MapPost("/canaries/{ns}/{name}/actions/{action}", (string ns, string name, string action, HttpContext context) =>
         {

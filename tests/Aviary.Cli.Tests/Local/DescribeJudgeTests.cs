@@ -24,14 +24,15 @@ public sealed class DescribeJudgeTests
                         ["rejectAt"] = 200, ["margin"] = 0.5, ["canaryRequests"] = 600, ["primaryRequests"] = 5400,
                     },
                 };
+            var store = StateStore.Open(Path.Combine(dir, "state.db"));
             {
-                var store = StateStore.Open(Path.Combine(dir, "state.db"));
                 var status = CanaryStatus.Empty with { Phase = CanaryPhase.Failed };
                 store.SaveTick("podinfo.test", "test", "podinfo", new TickOutcome(status, [], [Judge("request-success-rate", CheckResult.Pass, 1, 0.5, -0.2, 0.9, 3)], null, []), now);
                 store.SaveTick("podinfo.test", "test", "podinfo", new TickOutcome(status, [],
                     [Judge("request-success-rate", CheckResult.Fail, 10, 0.5, 7.1, 11.8, 1.5e9), Judge("request-duration", CheckResult.Pass, 2, 2.1, -1.5, 1.2, 0.4)], null, []), now.AddMinutes(1));
             }
 
+            await using var api = await StateApiServer.StartAsync(dir, store);
             var describe = await CliRunner.RunAsync("describe", "canary", "podinfo", "-n", "test", "--state", dir);
 
             Assert.Equal(0, describe.Exit);
@@ -48,6 +49,35 @@ public sealed class DescribeJudgeTests
         }
         finally
         {
+            StateStore.CloseAll();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("get", "canaries")]
+    [InlineData("describe", "canary", "podinfo")]
+    [InlineData("events")]
+    public async Task Reads_StateFileButNoController_SayHowToStartOne(params string[] verb)
+    {
+        // The CLI reads through the controller's API, never the state file: a state.db alone is not enough.
+        var dir = Path.Combine(Path.GetTempPath(), "aviary-noapi-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var store = StateStore.Open(Path.Combine(dir, "state.db"));
+            store.SaveTick("podinfo.test", "test", "podinfo", new TickOutcome(CanaryStatus.Empty with { Phase = CanaryPhase.Initialized }, [], [], null, []),
+                new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
+
+            var result = await CliRunner.RunAsync([.. verb, "--state", dir]);
+
+            Assert.Equal(1, result.Exit);
+            Assert.Contains("no controller is running", result.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", result.Err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            StateStore.CloseAll();
             Directory.Delete(dir, recursive: true);
         }
     }

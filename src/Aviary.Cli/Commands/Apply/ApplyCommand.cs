@@ -98,5 +98,41 @@ internal sealed class ControllerClient(HttpClient http, CliIO io) : IDisposable
         }
     }
 
+    /// <summary>GETs <paramref name="path"/> as JSON; on any failure prints why (the API's error, or the connection's) and returns null.</summary>
+    public async Task<T?> GetAsync<T>(string path, CancellationToken ct) where T : class
+    {
+        try
+        {
+            using var response = await http.GetAsync(path, ct);
+            var body = await response.Content.ReadAsStringAsync(ct);
+            if (response.IsSuccessStatusCode) return JsonSerializer.Deserialize<T>(body, Core.Manifests.ModelJson.Options);
+            await io.Error.WriteLineAsync($"the controller refused {path}: {Error(body) ?? $"HTTP {(int)response.StatusCode}"}");
+            return null;
+        }
+        catch (HttpRequestException e)
+        {
+            await io.Error.WriteLineAsync($"cannot reach the controller at {http.BaseAddress}: {e.Message} (is `aviary run` still running?)");
+            return null;
+        }
+        catch (JsonException e)
+        {
+            await io.Error.WriteLineAsync($"the controller at {http.BaseAddress} answered {path} with JSON this CLI cannot read: {e.Message}");
+            return null;
+        }
+    }
+
+    private static string? Error(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.TryGetProperty("error", out var e) ? e.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     public void Dispose() => http.Dispose();
 }

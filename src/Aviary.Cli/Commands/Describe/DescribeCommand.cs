@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Aviary.Core.Scheduling;
 using Aviary.Core.Primitives;
+using Aviary.Local.Controller;
 
 namespace Aviary.Cli.Commands.Describe;
 
@@ -19,11 +20,11 @@ internal static class DescribeCommand
             Example:
               aviary describe canary podinfo -n test
             """) { name, ns, state };
-        canary.SetAction(parse =>
+        canary.SetAction(async (parse, ct) =>
         {
-            var store = StateReader.Open(io, parse.GetValue(state)!);
-            if (store is null) return 1;
-            var record = StateReader.Find(io, store, parse.GetValue(name)!, parse.GetValue(ns));
+            using var reader = StateReader.Connect(io, parse.GetValue(state)!);
+            if (reader is null) return 1;
+            var record = await reader.FindAsync(parse.GetValue(name)!, parse.GetValue(ns), ct);
             if (record is null) return 1;
             var s = record.Status;
             var o = io.Out;
@@ -42,8 +43,9 @@ internal static class DescribeCommand
             foreach (var c in s.Conditions ?? [])
                 o.WriteLine($"  Condition {c.Type}:  {c.Status} ({c.Reason}) {c.Message}");
 
-            var checks = store.Checks(record.Key, 12);
-            WriteJudge(o, store.Checks(record.Key, 200));
+            if (await reader.ChecksAsync(record, 200, ct) is not { } recent) return 1;
+            var checks = recent.TakeLast(12).ToList();
+            WriteJudge(o, recent);
             if (checks.Count > 0)
             {
                 o.WriteLine("Analysis (last checks):");
@@ -58,7 +60,8 @@ internal static class DescribeCommand
             }
 
             o.WriteLine("Events:");
-            var events = store.Events(record.Key).TakeLast(40).ToList();
+            if (await reader.EventsAsync(record, 0, ct) is not { } all) return 1;
+            var events = all.TakeLast(40).ToList();
             if (events.Count == 0)
             {
                 o.WriteLine("  <none>");
@@ -78,7 +81,7 @@ internal static class DescribeCommand
     /// The judge's latest numbers per metric (analysis.judge): both arms' rates, the confidence bounds of the difference
     /// against the margin, and the evidence against the rollback threshold — why it advanced, held or rolled back.
     /// </summary>
-    private static void WriteJudge(TextWriter o, IReadOnlyList<Local.Store.StoredCheck> checks)
+    private static void WriteJudge(TextWriter o, IReadOnlyList<CheckView> checks)
     {
         var latest = checks.Where(c => c.Kind == "judge" && c.Details is not null).GroupBy(c => c.Name).Select(g => g.MaxBy(c => c.Id)!).ToList();
         if (latest.Count == 0) return;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Aviary.Core.Manifests;
-using Aviary.Local.Store;
+using Aviary.Local.Controller;
 
 namespace Aviary.Cli.Commands.Events;
 
@@ -25,21 +25,21 @@ internal static class EventsCommand
             """) { state, canary, ns, watch, output };
         command.SetAction(async (parse, ct) =>
         {
-            var store = StateReader.Open(io, parse.GetValue(state)!);
-            if (store is null) return 1;
-            string? key = null;
+            using var reader = StateReader.Connect(io, parse.GetValue(state)!);
+            if (reader is null) return 1;
+            CanaryView? record = null;
             if (parse.GetValue(canary) is { } name)
             {
-                var record = StateReader.Find(io, store, name, parse.GetValue(ns));
+                record = await reader.FindAsync(name, parse.GetValue(ns), ct);
                 if (record is null) return 1;
-                key = record.Key;
             }
             var json = parse.GetValue(output) == "json";
             if (!json) io.Out.WriteLine("TIME       TYPE      CANARY               MESSAGE");
             long last = 0;
             do
             {
-                foreach (var e in store.Events(key, last))
+                if (await reader.EventsAsync(record, last, ct) is not { } events) return 1;
+                foreach (var e in events)
                 {
                     Print(io, e, json);
                     last = e.Id;
@@ -61,7 +61,7 @@ internal static class EventsCommand
         return command;
     }
 
-    private static void Print(CliIO io, StoredEvent e, bool json)
+    private static void Print(CliIO io, EventView e, bool json)
     {
         if (json)
         {

@@ -19,11 +19,10 @@ internal static class GetCommand
               aviary get canaries
             """) { state, output };
         canaries.Aliases.Add("canary");
-        canaries.SetAction(parse =>
+        canaries.SetAction(async (parse, ct) =>
         {
-            var store = StateReader.Open(io, parse.GetValue(state)!);
-            if (store is null) return 1;
-            var rows = store.ListCanaries();
+            using var reader = StateReader.Connect(io, parse.GetValue(state)!);
+            if (reader is null || await reader.CanariesAsync(ct) is not { } rows) return 1;
             if (parse.GetValue(output) == "json")
             {
                 io.Out.WriteLine(JsonSerializer.Serialize(rows.Select(r => new
