@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
@@ -19,46 +18,6 @@ using Aviary.Routing.Proxy;
 using Microsoft.Extensions.Logging;
 
 namespace Aviary.Local.Controller;
-
-/// <summary>Settings of a local controller, with their defaults.</summary>
-public sealed record LocalControllerOptions
-{
-    /// <summary>Manifest files and folders to read (and watch).</summary>
-    public required IReadOnlyList<string> Paths { get; init; }
-
-    /// <summary>Where the state lives: <c>state.db</c>, the API token, instance logs, applied manifests. Default <c>.aviary</c>.</summary>
-    public string StateDir { get; init; } = ".aviary";
-
-    /// <summary>Address of the controller's HTTP API (loopback by default); port 0 picks a free one.</summary>
-    public string ApiAddress { get; init; } = "127.0.0.1:8484";
-
-    /// <summary>Address the router's listeners bind to; default loopback.</summary>
-    public string RouterBindAddress { get; init; } = "127.0.0.1";
-
-    /// <summary>How often manifest files are checked for changes; default 500 ms.</summary>
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
-
-    /// <summary>How long an instance may take to finish its in-flight requests before it is stopped anyway; default 10 s.</summary>
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>Where the HMAC secret that signs webhook calls comes from; null sends them unsigned (as Flagger does).</summary>
-    public WebhookSigning? WebhookSigning { get; init; }
-
-    /// <summary>Port of the Prometheus exporter of the HAProxy Aviary generates for <c>provider: haproxy</c>; null: none.</summary>
-    public int? HAProxyMetricsPort { get; init; }
-
-    /// <summary>Prometheus for canaries without <c>spec.metricsServer</c>; null measures built-in metrics with the router's own counters.</summary>
-    public Uri? MetricsServer { get; init; }
-
-    /// <summary>
-    /// Folder of secrets referenced by AlertProviders and MetricTemplates (<c>DIR/NAME/KEY</c>); environment variables
-    /// <c>AVIARY_SECRET_NAME_KEY</c> win. Default <c>STATE/secrets</c>.
-    /// </summary>
-    public string? SecretsDir { get; init; }
-}
-
-/// <summary>Where a running controller can be reached, written to <c>STATE/controller.json</c>.</summary>
-public sealed record ControllerInfo(int Pid, string Api);
 
 /// <summary>
 /// The local controller: reads the manifests, runs one scheduler loop per Canary against process workloads and
@@ -398,86 +357,4 @@ public sealed partial class LocalController : IAsyncDisposable
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "{Canary} was removed from the manifests; stopping it")]
     private static partial void LogRemoved(ILogger logger, string canary);
-}
-
-/// <summary>A controller failure the user must act on (e.g. a second controller on the same state).</summary>
-public sealed class ControllerException(string message) : Exception(message);
-
-/// <summary>The API token: generated at first start, stored with mode 0600 in the state directory.</summary>
-public static class ApiToken
-{
-    public static string LoadOrCreate(string path)
-    {
-        if (File.Exists(path))
-        {
-            var existing = File.ReadAllText(path).Trim();
-            if (existing.Length >= 32) return existing;
-        }
-        var token = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
-        AtomicFile.Write(path, token + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        return token;
-    }
-
-    /// <summary>Reads the token a controller created, for the CLI.</summary>
-    public static string? Read(string stateDir)
-    {
-        var path = Path.Combine(stateDir, "token");
-        return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
-    }
-}
-
-/// <summary>Writes a file atomically: a temporary file in the same folder, then a rename.</summary>
-public static class AtomicFile
-{
-    public static void Write(string path, string content, UnixFileMode? mode = null)
-    {
-        var temp = $"{path}.{Environment.ProcessId}.tmp";
-        using (var stream = mode is { } m && !OperatingSystem.IsWindows()
-                   ? new FileStream(temp, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = m })
-                   : new FileStream(temp, FileMode.Create, FileAccess.Write))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(content);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-    }
-}
-
-/// <summary>One controller per state directory: an exclusive lock on a file, released by the kernel if the process dies.</summary>
-internal sealed class ControllerLock(string path)
-{
-    private FileStream? _stream;
-
-    /// <summary>Null when acquired; otherwise who holds it.</summary>
-    public string? TryAcquire()
-    {
-        try
-        {
-            _stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            _stream.SetLength(0);
-            using var writer = new StreamWriter(_stream, leaveOpen: true);
-            writer.Write(Environment.ProcessId);
-            writer.Flush();
-            return null;
-        }
-        catch (IOException)
-        {
-            try
-            {
-                return "pid " + File.ReadAllText(path).Trim();
-            }
-            catch (IOException)
-            {
-                return "unknown pid";
-            }
-        }
-    }
-
-    public void Release()
-    {
-        _stream?.Dispose();
-        _stream = null;
-    }
 }
