@@ -69,7 +69,7 @@ public static partial class CanaryValidator
             Threshold = a.Threshold,
             MaxWeight = analysis.MaxWeight ?? 100,
             StepWeight = analysis.StepWeight ?? 0,
-            StepWeights = analysis.StepWeights ?? [],
+            StepWeights = CappedSteps(analysis.StepWeights ?? []),
             StepWeightPromotion = analysis.StepWeightPromotion ?? 0,
             Iterations = analysis.Iterations ?? 0,
             Mirror = analysis.Mirror ?? false,
@@ -138,7 +138,10 @@ public static partial class CanaryValidator
             if (steps.Count == 0) bag.Error($"{p}.stepWeights", "must not be empty");
             for (var i = 0; i < steps.Count; i++)
             {
-                Percent(bag, $"{p}.stepWeights[{i}]", steps[i], 1);
+                if (steps[i] > 100)
+                    bag.Warning($"{p}.stepWeights[{i}]", $"{steps[i]} is above 100: capped at 100, as Flagger caps a step at the maximum weight");
+                else
+                    Percent(bag, $"{p}.stepWeights[{i}]", steps[i], 1);
                 if (i > 0 && steps[i] <= steps[i - 1])
                     bag.Error($"{p}.stepWeights[{i}]", $"must be larger than the step before it ({steps[i - 1]}), got {steps[i]}");
             }
@@ -164,8 +167,14 @@ public static partial class CanaryValidator
             }
         }
 
-        if (a.SessionAffinity is { } sa && sa.MaxAge is { } maxAge && (maxAge < 0 || maxAge != Math.Floor(maxAge)))
-            bag.Error($"{p}.sessionAffinity.maxAge", $"must be a whole number of seconds, 0 or more (got {Format(maxAge)})");
+        if (a.SessionAffinity is { } sa)
+        {
+            if (sa.MaxAge is { } maxAge && (maxAge < 0 || maxAge != Math.Floor(maxAge)))
+                bag.Error($"{p}.sessionAffinity.maxAge", $"must be a whole number of seconds, 0 or more (got {Format(maxAge)})");
+            // One cookie pins a client to the canary, the other to the primary: one name cannot say both.
+            if (sa.PrimaryCookieName is { Length: > 0 } primaryCookie && primaryCookie == sa.CookieName)
+                bag.Error($"{p}.sessionAffinity.primaryCookieName", $"must differ from cookieName (both are '{primaryCookie}')");
+        }
 
         var metrics = Metrics(a, bag);
         return new ResolvedAnalysis(interval, threshold, metrics, Webhooks(a, bag), Alerts(a), Judge(a.Judge, metrics, interval, bag));
@@ -397,6 +406,21 @@ public static partial class CanaryValidator
 
     [GeneratedRegex("^[0-9]+(m|s)")]
     private static partial Regex FlaggerDurationPattern();
+
+    /// <summary>
+    /// The steps a rollout takes: each capped at 100 (Flagger caps the weight at the maximum and goes on), and none after
+    /// the first that reaches 100.
+    /// </summary>
+    private static IReadOnlyList<int> CappedSteps(IReadOnlyList<int> steps)
+    {
+        var capped = new List<int>(steps.Count);
+        foreach (var step in steps)
+        {
+            capped.Add(Math.Min(step, 100));
+            if (step >= 100) break;
+        }
+        return capped;
+    }
 
     private static void Percent(DiagnosticBag bag, string path, int? value, int min)
     {

@@ -128,4 +128,25 @@ public sealed class SimulateCommandTests
         Assert.Contains("cannot read", error);
         Assert.DoesNotContain("   at ", error);
     }
+
+    [Fact]
+    public async Task Simulate_CanaryWithWarnings_PrintsThemAsValidateDoes()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"aviary-simulate-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, File.ReadAllText(Linkerd).Replace("stepWeight: 10\n    maxWeight: 100", "stepWeights: [50, 150]", StringComparison.Ordinal));
+        try
+        {
+            var (exit, _, err) = await CliRunner.RunAsync("simulate", "-f", file);
+            var validate = await CliRunner.RunAsync("validate", "-f", file);
+
+            Assert.Equal(0, exit);
+            const string warning = "Canary/podinfo: warning: spec.analysis.stepWeights[1]: 150 is above 100: capped at 100, as Flagger caps a step at the maximum weight";
+            Assert.Contains($"{file}: {warning}", err, StringComparison.Ordinal);
+            Assert.Contains(warning, validate.Err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

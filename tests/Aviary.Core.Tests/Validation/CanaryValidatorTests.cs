@@ -1,4 +1,5 @@
 using Aviary.Core.Policy;
+using Aviary.Core.Scheduling;
 using Aviary.Core.Tests.Manifests;
 using static Aviary.Core.Tests.Manifests.TestManifests;
 
@@ -150,8 +151,32 @@ public sealed class CanaryValidatorTests
     public void Validate_StepWeights_MustIncrease()
     {
         Assert.Equal(
-            ["spec.analysis.stepWeights[2]: must be larger than the step before it (20), got 15", "spec.analysis.stepWeights[3]: must be between 1 and 100 (got 120)"],
-            ErrorsOf("interval: 1m\nthreshold: 1\nstepWeights: [5, 20, 15, 120]"));
+            ["spec.analysis.stepWeights[0]: must be between 1 and 100 (got 0)", "spec.analysis.stepWeights[2]: must be larger than the step before it (20), got 15"],
+            ErrorsOf("interval: 1m\nthreshold: 1\nstepWeights: [0, 20, 15]"));
+    }
+
+    [Fact]
+    public void Validate_StepWeightsAbove100_AreCappedWithAWarning()
+    {
+        // Flagger caps a step at the maximum weight and goes on; it does not refuse the Canary.
+        var doc = ReadOne(Canary("interval: 1m\nthreshold: 1\nstepWeights: [20, 60, 120, 150]"));
+        var policy = Assert.IsType<CanaryPolicy>(doc.Compiled);
+        Assert.Equal([20, 60, 100], policy.StepWeights);
+        Assert.Equal(100, policy.EffectiveMaxWeight);
+        Assert.Equal(
+            ["spec.analysis.stepWeights[2]: 120 is above 100: capped at 100, as Flagger caps a step at the maximum weight",
+             "spec.analysis.stepWeights[3]: 150 is above 100: capped at 100, as Flagger caps a step at the maximum weight"],
+            doc.Diagnostics.Where(d => !d.IsError && d.Path.StartsWith("spec.analysis.stepWeights", StringComparison.Ordinal)).Select(d => d.ToString()));
+        Assert.Equal(100, WeightPlan.NextWeight(policy, 60));
+    }
+
+    [Fact]
+    public void Validate_SessionAffinityWithOneCookieNameForBoth_IsRefusedAtPrimaryCookieName()
+    {
+        Assert.Equal(
+            ["spec.analysis.sessionAffinity.primaryCookieName: must differ from cookieName (both are 'flagger-cookie')"],
+            ErrorsOf("interval: 1m\nthreshold: 1\nstepWeight: 10\nsessionAffinity: {cookieName: flagger-cookie, primaryCookieName: flagger-cookie}"));
+        Assert.Empty(ErrorsOf("interval: 1m\nthreshold: 1\nstepWeight: 10\nsessionAffinity: {cookieName: canary-cookie, primaryCookieName: primary-cookie}"));
     }
 
     [Fact]

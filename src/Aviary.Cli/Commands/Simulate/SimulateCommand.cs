@@ -85,13 +85,7 @@ internal static class SimulateCommand
         var canaries = manifests.Documents.Where(d => d.Kind == Core.Model.Canary.KindName).ToList();
         var invalid = false;
         foreach (var doc in canaries)
-        {
-            foreach (var d in doc.Diagnostics.Where(d => d.IsError))
-            {
-                await io.Error.WriteLineAsync($"{path}: {doc.Label}: {d}");
-                invalid = true;
-            }
-        }
+            invalid |= await DiagnosticLines.WriteAsync(io.Error, path, doc);
         if (invalid) return null;
         if (canaries.Count != 1)
         {

@@ -156,10 +156,7 @@ internal static class ValidateCommand
         {
             foreach (var doc in file.Documents)
             {
-                foreach (var d in doc.Diagnostics.Where(d => d.IsError))
-                    await io.Error.WriteLineAsync($"{file.Source}: {doc.Label}: {d}");
-                foreach (var d in doc.Diagnostics.Where(d => !d.IsError))
-                    await io.Error.WriteLineAsync($"{file.Source}: {doc.Label}: warning: {d}");
+                await DiagnosticLines.WriteAsync(io.Error, file.Source, doc);
             }
             // After the documents read before it: the syntax error is where the reader stopped.
             if (file.SyntaxError is { } syntax) await io.Error.WriteLineAsync($"{file.Source}: {syntax}");
