@@ -65,6 +65,7 @@ public sealed class ControllerRestartTests
             Assert.All(orphans, o => Assert.True(Processes.IsAlive(o.Pid, o.StartTicks), $"{o.Id} died with the controller"));
 
             await Task.Delay(1500); // the router is down with the controller: clients get refused connections
+            var restartedAt = TimeProvider.System.GetUtcNow();
             controller = StartController(bed);
             await bed.WaitForAsync(Minute * 2, s => s.Phase == CanaryPhase.Succeeded && s.LastPromotedSpec != initial, "promotion after restart");
             await Task.Delay(1000);
@@ -77,7 +78,9 @@ public sealed class ControllerRestartTests
             // Once the restarted router answered, it kept answering. Results carry completion times and each of the
             // load's workers has one request in flight, so at most one refusal per worker (sent before the listener
             // was back) can complete after the first success; more would mean the router went away again.
-            var firstAfter = results.Where(r => r.Time > killedAt && r.Status == 200).Min(r => r.Time);
+            // (Answers the old router gave between killedAt and its death also complete after killedAt: count from the
+            // restart, or the downtime's refusals would look late.)
+            var firstAfter = results.Where(r => r.Time > restartedAt && r.Status == 200).Min(r => r.Time);
             var lateRefusals = results.Count(r => r.Status == 0 && r.Time > firstAfter);
             Assert.True(lateRefusals <= LoadConcurrency, $"{lateRefusals} refused connections after the restarted router first answered");
             Assert.Single(bed.Events, e => e == "Copying podinfo.test template spec to podinfo-primary.test");
@@ -90,6 +93,65 @@ public sealed class ControllerRestartTests
             Assert.Equal("primary", live[0].Role);
             foreach (var o in orphans.Where(o => live.All(l => l.Id != o.Id)))
                 Assert.False(Processes.IsAlive(o.Pid, o.StartTicks), $"orphan {o.Id} (pid {o.Pid}) is still running");
+        }
+        finally
+        {
+            if (!controller.HasExited)
+            {
+                Processes.Signal(controller.Id, Processes.SIGTERM);
+                if (!controller.WaitForExit(30_000)) controller.Kill(entireProcessTree: true);
+            }
+            foreach (var i in StateStore.Open(Path.Combine(bed.State, "state.db")).Instances())
+                Processes.Signal(i.Pid, Processes.SIGKILL);
+        }
+    }
+
+    [Fact]
+    public async Task Controller_KilledFiveTimesDuringAHealthyRollout_StillPromotesWithoutAFailedCheck()
+    {
+        // The built-in router's counters live in the controller's memory: after each restart the metric window starts
+        // empty. That must hold the step (and say so), never count as a failed check: threshold 3 < 5 restarts.
+        await using var bed = new LocalTestBed();
+        bed.WriteWorkload("--version 1.0.0");
+        bed.WriteCanary("""
+            interval: 1s
+            threshold: 3
+            stepWeight: 5
+            maxWeight: 50
+            metrics:
+              - name: request-success-rate
+                thresholdRange: {min: 99}
+                interval: 3s
+              - name: request-duration
+                thresholdRange: {max: 500}
+                interval: 3s
+            """);
+        var controller = StartController(bed);
+        try
+        {
+            await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
+            bed.StartLoad(LoadConcurrency);
+            var initial = bed.Status!.LastPromotedSpec;
+            bed.WriteWorkload("--version 2.0.0");
+            var weight = 0;
+            for (var kill = 1; kill <= 5; kill++)
+            {
+                var above = weight;
+                await bed.WaitForAsync(Minute * 2, s => s.Phase == CanaryPhase.Progressing && s.CanaryWeight > above,
+                    $"analysis above {above}% before kill {kill}");
+                weight = bed.Status!.CanaryWeight;
+                controller.Kill(entireProcessTree: false); // SIGKILL
+                await controller.WaitForExitAsync();
+                controller = StartController(bed);
+            }
+            await bed.WaitForAsync(Minute * 2, s => s.Phase is CanaryPhase.Succeeded or CanaryPhase.Failed && s.LastAppliedSpec != initial, "the end of the rollout");
+
+            var events = bed.Events.ToList();
+            Assert.True(bed.Status!.Phase == CanaryPhase.Succeeded, $"not promoted; events:\n  {string.Join("\n  ", events.TakeLast(30))}");
+            Assert.Equal(0, bed.Status.FailedChecks);
+            Assert.DoesNotContain(events, e => e.Contains("no values found", StringComparison.Ordinal));
+            Assert.Contains(events, e => e.StartsWith("Check of request-success-rate skipped: the router started counting less than 3s ago (the controller restarted)", StringComparison.Ordinal));
+            Assert.Single(events, e => e == "Promotion completed! Scaling down podinfo.test");
         }
         finally
         {

@@ -13,6 +13,12 @@ public enum MetricSampleKind
     Value,
     NoData,
     Error,
+
+    /// <summary>
+    /// No data, and the source cannot tell yet: it started measuring after the metric's window began (a restarted
+    /// controller's router). The check is skipped, not failed.
+    /// </summary>
+    Incomplete,
 }
 
 /// <summary>
@@ -26,4 +32,6 @@ public sealed record MetricSample(MetricSampleKind Kind, double Value, string? M
     public static MetricSample NoData(string message, string source = "builtin") => new(MetricSampleKind.NoData, double.NaN, message, source);
 
     public static MetricSample Failed(string message, string source = "builtin") => new(MetricSampleKind.Error, double.NaN, message, source);
+
+    public static MetricSample Incomplete(string message, string source = "builtin") => new(MetricSampleKind.Incomplete, double.NaN, message, source);
 }

@@ -525,6 +525,11 @@ public sealed class CanaryScheduler(SchedulerServices services)
         {
             switch (sample.Kind)
             {
+                case MetricSampleKind.Incomplete:
+                    // A restart is not a failed check: hold this step and measure again at the next tick.
+                    Record(metric, null, CheckResult.NoData, sample.Message);
+                    await InfoAsync($"Check of {metric.Name} skipped: {sample.Message}; not counted as a failed check");
+                    return Verdict.Hold;
                 case MetricSampleKind.Error:
                     Record(metric, null, CheckResult.Error, sample.Message);
                     await WarnAsync($"Metric query failed for {metric.Name}: {sample.Message}");

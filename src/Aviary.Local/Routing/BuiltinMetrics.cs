@@ -22,8 +22,13 @@ public sealed class BuiltinMetrics(IProxyRouter proxy) : IMetricProvider
                 $"the {canary.Provider} router's metrics come from Prometheus: set spec.metricsServer, or start the controller with --metrics-server", canary.Provider));
         var window = proxy.GetTraffic(canary.Id, BackendRole.Canary, metric.Interval);
         var value = metric.Name == MetricCheck.RequestSuccessRate ? window.SuccessRate() : window.Quantile(0.99);
-        return ValueTask.FromResult(value is { } v
-            ? MetricSample.Of(v, Source)
-            : MetricSample.NoData($"no requests reached the canary in the last {Core.Primitives.GoDuration.Format(metric.Interval)}", Source));
+        var span = Core.Primitives.GoDuration.Format(metric.Interval);
+        return ValueTask.FromResult(value switch
+        {
+            { } v => MetricSample.Of(v, Source),
+            // The router's counters live in memory: after a restart they begin empty, which is not a canary fault.
+            null when !window.Complete => MetricSample.Incomplete($"the router started counting less than {span} ago (the controller restarted)", Source),
+            null => MetricSample.NoData($"no requests reached the canary in the last {span}", Source),
+        });
     }
 }

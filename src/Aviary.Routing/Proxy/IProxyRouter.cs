@@ -47,7 +47,14 @@ public sealed record RouteConfig(
 /// <param name="ServerErrors">Requests answered with a 5xx status.</param>
 /// <param name="LatencyBucketsMs">Upper bounds of the histogram buckets, in milliseconds (ascending; the last is +Inf).</param>
 /// <param name="LatencyCounts">Requests per bucket (not cumulative), same length as <paramref name="LatencyBucketsMs"/>.</param>
-public sealed record TrafficWindow(long Total, long ServerErrors, IReadOnlyList<double> LatencyBucketsMs, IReadOnlyList<long> LatencyCounts);
+public sealed record TrafficWindow(long Total, long ServerErrors, IReadOnlyList<double> LatencyBucketsMs, IReadOnlyList<long> LatencyCounts)
+{
+    /// <summary>
+    /// False when the counters began after the window did (the router, and so its in-memory counters, started within
+    /// it, e.g. a restarted controller): the window holds less time than was asked for.
+    /// </summary>
+    public bool Complete { get; init; } = true;
+}
 
 /// <summary>The built-in weighted reverse proxy: one listener per canary service, shared by the whole controller.</summary>
 public interface IProxyRouter : IBackendRegistry, IAsyncDisposable

@@ -166,8 +166,8 @@ public sealed class ProxyServer : IProxyRouter
     public TrafficWindow GetTraffic(string service, BackendRole role, TimeSpan window)
     {
         var seconds = (int)Math.Min(Math.Ceiling(Math.Max(0, window.TotalSeconds)), BackendMetrics.HistorySeconds);
-        if (!_services.TryGetValue(service, out var proxy))
-            return new TrafficWindow(0, 0, LatencyBuckets.UpperBoundsMs, new long[LatencyBuckets.Count]);
+        if (!_services.TryGetValue(service, out var proxy)) // not counted yet at all
+            return new TrafficWindow(0, 0, LatencyBuckets.UpperBoundsMs, new long[LatencyBuckets.Count]) { Complete = false };
         return proxy.MetricsOf(role).Window(seconds, _runtime.UnixSecond());
     }
 

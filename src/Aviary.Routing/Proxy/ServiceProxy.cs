@@ -28,8 +28,8 @@ internal sealed class ServiceProxy : IHttpApplication<RequestContext>
         Service = service;
         _runtime = runtime;
         var frequency = runtime.Time.TimestampFrequency;
-        PrimaryMetrics = new BackendMetrics(frequency);
-        CanaryMetrics = new BackendMetrics(frequency);
+        PrimaryMetrics = new BackendMetrics(frequency, runtime.UnixSecond());
+        CanaryMetrics = new BackendMetrics(frequency, runtime.UnixSecond());
     }
 
     public string Service { get; }

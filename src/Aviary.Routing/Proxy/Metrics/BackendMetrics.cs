@@ -21,7 +21,15 @@ internal sealed class BackendMetrics
     private long _lastSecond = long.MinValue;
     private int _inFlight;
 
-    public BackendMetrics(long timestampFrequency) => _ticksPerMs = timestampFrequency / 1000.0;
+    private readonly long _since;
+
+    /// <param name="timestampFrequency">Of the clock latencies are measured with.</param>
+    /// <param name="sinceUnixSecond">When counting began: a window that starts before it is incomplete.</param>
+    public BackendMetrics(long timestampFrequency, long sinceUnixSecond)
+    {
+        _ticksPerMs = timestampFrequency / 1000.0;
+        _since = sinceUnixSecond;
+    }
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -66,6 +74,8 @@ internal sealed class BackendMetrics
     public TrafficWindow Window(int seconds, long unixNow)
     {
         seconds = Math.Clamp(seconds, 1, HistorySeconds - 1);
+        // The second counting began is only partly counted: the window is complete when it starts after that second.
+        var complete = unixNow - seconds + 1 > _since;
         var (total, serverErrors, buckets) = Capture();
         for (var second = unixNow - seconds + 1; second <= unixNow; second++)
         {
@@ -74,10 +84,10 @@ internal sealed class BackendMetrics
                 total -= start.Total;
                 serverErrors -= start.ServerErrors;
                 for (var i = 0; i < buckets.Length; i++) buckets[i] -= start.Buckets[i];
-                return new TrafficWindow(total, serverErrors, LatencyBuckets.UpperBoundsMs, buckets);
+                return new TrafficWindow(total, serverErrors, LatencyBuckets.UpperBoundsMs, buckets) { Complete = complete };
             }
         }
-        return new TrafficWindow(0, 0, LatencyBuckets.UpperBoundsMs, new long[buckets.Length]);
+        return new TrafficWindow(0, 0, LatencyBuckets.UpperBoundsMs, new long[buckets.Length]) { Complete = complete };
     }
 
     /// <summary>Cumulative counts per status code (only codes seen).</summary>
