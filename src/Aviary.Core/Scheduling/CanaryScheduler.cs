@@ -302,6 +302,9 @@ public sealed class CanaryScheduler(SchedulerServices services)
             // Fix (d): a rollback gate is honoured while a rollout waits for its confirm-rollout gate.
             if (Phase == CanaryPhase.Waiting && await RollbackHookSignalledAsync())
             {
+                // This revision is the one rolled back (Flagger syncs lastAppliedSpec while a rollout waits): it is not
+                // started again next tick, so the canary ends Failed once instead of looping back to Waiting.
+                _status = _status with { LastAppliedSpec = workload.Revision, TrackedConfigs = workload.TrackedConfigs };
                 await RollbackAsync(Rollback.Webhook, "");
                 return;
             }

@@ -602,6 +602,43 @@ public sealed class CanarySchedulerTests
         Assert.Contains("Rolling back podinfo.test manual webhook invoked", h.Events);
     }
 
+    [Fact]
+    public async Task Tick_RollbackHookWhileWaitingForApproval_EndsFailedOnceForThatRevision()
+    {
+        // As Flagger (which syncs lastAppliedSpec while a rollout waits): the revision the rollback gate failed is not
+        // started again, so the canary does not loop between Failed and Waiting while both gates stay as they are.
+        var h = Harness(Progressive + """
+
+            webhooks:
+              - name: gate
+                type: confirm-rollout
+                url: http://gate.test/approve
+              - name: abort
+                type: rollback
+                url: http://gate.test/rollback/check
+            """);
+        h.Webhooks.Answer("gate", 403);
+        h.Webhooks.Answer("abort", 404);
+        await h.StartRolloutAsync();
+        h.Webhooks.Answer("abort", 200);
+        await h.TickAsync();
+        Assert.Equal(CanaryPhase.Failed, h.Phase);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await h.TickAsync();
+            Assert.Equal(CanaryPhase.Failed, h.Phase);
+        }
+        Assert.Single(h.Events, e => e == "Rolling back podinfo.test manual webhook invoked");
+        Assert.Single(h.Events, e => e.StartsWith("Halt podinfo.test advancement waiting for approval", StringComparison.Ordinal));
+
+        // A new revision is a new rollout: it waits at the gate again.
+        h.Webhooks.Answer("abort", 404);
+        h.Workload.NewRevision();
+        await h.TickAsync();
+        Assert.Equal(CanaryPhase.Waiting, h.Phase);
+    }
+
     [Theory]
     [InlineData(200, true)]
     [InlineData(202, true)]
