@@ -1,5 +1,5 @@
+using Aviary.Core.Primitives;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
@@ -303,7 +303,7 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
             text.Append(name).Append(':').AppendJoin('\u0001', values).Append('\n');
         var secret = new StringBuilder();
         foreach (var (key, value) in credentials.OrderBy(c => c.Key, StringComparer.Ordinal)) secret.Append(key).Append('\0').Append(value).Append('\0');
-        text.Append(Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret.ToString()))));
+        text.Append(Hashing.Sha256(secret.ToString()));
         return text.ToString();
     }
 

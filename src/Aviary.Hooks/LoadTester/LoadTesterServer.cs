@@ -1,6 +1,6 @@
+using Aviary.Core.Primitives;
 using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -210,12 +210,7 @@ public sealed partial class LoadTesterServer : IAsyncDisposable
     private bool Authenticated(HttpRequest request, byte[] body)
     {
         if (_token is null) return true;
-        var authorization = request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            var given = Encoding.UTF8.GetBytes(authorization["Bearer ".Length..].Trim());
-            if (CryptographicOperations.FixedTimeEquals(given, _token)) return true;
-        }
+        if (BearerToken.Matches(request.Headers.Authorization.ToString(), _tokenText)) return true;
         return WebhookSignature.Verify(_token,
             request.Headers[WebhookSignature.TimestampHeader].ToString(),
             request.Headers[WebhookSignature.SignatureHeader].ToString(),

@@ -1,5 +1,5 @@
+using Aviary.Core.Primitives;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Aviary.Core.Observability;
@@ -163,7 +163,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, Aviary.Hooks.Hosting.EmbeddedLifetime>();
         var (host, port) = ParseListen(_options.Listen);
         builder.WebHost.UseKestrel(k => k.Listen(host, port));
         var app = builder.Build();
@@ -208,20 +208,11 @@ public sealed partial class OperatorHost : IAsyncDisposable
         _app = app;
     }
 
-    private static bool Authorized(HttpContext context, string token)
-    {
-        var header = context.Request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.Ordinal) &&
-            CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[7..].Trim()), Encoding.UTF8.GetBytes(token));
-    }
+    private static bool Authorized(HttpContext context, string token) =>
+        BearerToken.Matches(context.Request.Headers.Authorization.ToString(), token);
 
-    private static (IPAddress, int) ParseListen(string address)
-    {
-        var colon = address.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(address[(colon + 1)..], out var port) || !IPAddress.TryParse(address[..colon].Trim('[', ']'), out var ip))
-            throw new ArgumentException($"'{address}' is not an address such as 0.0.0.0:8080");
-        return (ip, port);
-    }
+    private static (IPAddress, int) ParseListen(string address) =>
+        ListenAddress.TryParse(address, out var a, out var error) ? (a.Host, a.Port) : throw new ArgumentException(error);
 
     public async ValueTask DisposeAsync()
     {
@@ -231,14 +222,6 @@ public sealed partial class OperatorHost : IAsyncDisposable
         _electionClient?.Dispose();
         _stop.Dispose();
         _stopElection.Dispose();
-    }
-
-    /// <summary>The process owns its signals; the HTTP endpoint must not stop on them by itself.</summary>
-    private sealed class SignalFreeLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     [LoggerMessage(EventId = 4301, Level = LogLevel.Error, Message = "watching canaries failed; retrying")]

@@ -1,5 +1,5 @@
+using Aviary.Core.Primitives;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -129,8 +129,7 @@ internal static class RoutingJson
     /// <summary>A short hash of a spec (its JSON as built, properties in the order written).</summary>
     public static string Hash(JsonNode spec)
     {
-        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes(spec.ToJsonString()));
-        return Convert.ToHexStringLower(bytes)[..16];
+        return Hashing.Sha256(spec.ToJsonString());
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Aviary.Core.Primitives;
 using System.Text;
 using System.Text.Json.Nodes;
 using Aviary.Core.Abstractions;
@@ -167,8 +167,7 @@ internal sealed class ConfigTracker(KubeClient client, WorkloadOptions options, 
             text.Append('\n');
             GoJson.WriteStringMap(text, binary);
         }
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()));
-        return Convert.ToHexStringLower(hash.AsSpan(0, 8));
+        return Hashing.Sha256(text.ToString());
     }
 
     /// <summary>Every (isSecret, name) the pod spec references, and whether one of the references is required.</summary>

@@ -1,5 +1,5 @@
+using Aviary.Core.Primitives;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Aviary.Core.Abstractions;
@@ -233,8 +233,7 @@ internal abstract class KubeWorkloadCore
         var text = new StringBuilder(JsonTree.Canonical(RevisionTemplate(target)));
         foreach (var config in configs.OrderBy(c => c.Key, StringComparer.Ordinal))
             text.Append('\n').Append(config.Key).Append('=').Append(config.Checksum);
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()));
-        return Convert.ToHexStringLower(hash.AsSpan(0, 8));
+        return Hashing.Sha256(text.ToString());
     }
 
     /// <summary>

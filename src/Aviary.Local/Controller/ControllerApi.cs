@@ -1,5 +1,5 @@
+using Aviary.Core.Primitives;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using Aviary.Core.Manifests;
 using Scheduling = Aviary.Core.Scheduling;
@@ -29,7 +29,7 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggers);
         // The controller owns the process's signals (Ctrl-C, SIGTERM); the API must not stop on them by itself.
-        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedLifetime>();
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, Aviary.Hooks.Hosting.EmbeddedLifetime>();
         builder.WebHost.UseKestrel(k =>
         {
             var (host, port) = Parse(address);
@@ -102,24 +102,10 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         });
     }
 
-    private bool Authorized(HttpContext context)
-    {
-        var header = context.Request.Headers.Authorization.ToString();
-        const string prefix = "Bearer ";
-        if (!header.StartsWith(prefix, StringComparison.Ordinal)) return false;
-        var given = Encoding.UTF8.GetBytes(header[prefix.Length..].Trim());
-        return CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(token));
-    }
+    private bool Authorized(HttpContext context) => BearerToken.Matches(context.Request.Headers.Authorization.ToString(), token);
 
-    private static (IPAddress Host, int Port) Parse(string address)
-    {
-        var colon = address.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(address[(colon + 1)..], out var port) || port is < 0 or > 65535)
-            throw new ControllerException($"--api '{address}' is not an address such as 127.0.0.1:8484");
-        var host = address[..colon].Trim('[', ']');
-        if (host == "localhost") return (IPAddress.Loopback, port);
-        return IPAddress.TryParse(host, out var ip) ? (ip, port) : throw new ControllerException($"--api '{address}': '{host}' is not an IP address");
-    }
+    private static (IPAddress Host, int Port) Parse(string address) =>
+        ListenAddress.TryParse(address, out var a, out var error) ? (a.Host, a.Port) : throw new ControllerException($"--api {error}");
 
     public async ValueTask DisposeAsync()
     {
@@ -128,12 +114,4 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
         await _app.DisposeAsync();
         _app = null;
     }
-}
-
-/// <summary>A host lifetime that ignores process signals: for servers embedded in a process that handles them itself.</summary>
-internal sealed class EmbeddedLifetime : Microsoft.Extensions.Hosting.IHostLifetime
-{
-    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

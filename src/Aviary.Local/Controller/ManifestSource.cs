@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Aviary.Core.Primitives;
 using System.Text;
 using Aviary.Core.Manifests;
 using Aviary.Core.Model;
@@ -80,7 +80,7 @@ public sealed class ManifestSource(IReadOnlyList<string> paths, string appliedDi
             var info = new FileInfo(f);
             sb.Append(f).Append('|').Append(info.Exists ? info.Length : -1).Append('|').Append(info.Exists ? info.LastWriteTimeUtc.Ticks : 0).Append('\n');
         }
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+        return Hashing.Sha256(sb.ToString());
     }
 
     private static ManifestSnapshot Read(List<string> files, ManifestSnapshot previous)

@@ -1,3 +1,4 @@
+using Aviary.Core.Primitives;
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -55,12 +56,7 @@ internal sealed class ProxyListener
         return (new ProxyListener(binding, server, addresses), null);
     }
 
-    private static IPAddress? ParseAddress(string bindAddress) => bindAddress switch
-    {
-        "localhost" => IPAddress.Loopback,
-        "*" or "+" or "" => IPAddress.IPv6Any,
-        _ => IPAddress.TryParse(bindAddress.Trim('[', ']'), out var ip) ? ip : null,
-    };
+    private static IPAddress? ParseAddress(string bindAddress) => ListenAddress.ParseHost(bindAddress);
 
     /// <summary>Stops accepting, lets in-flight requests finish for up to <paramref name="drainTimeout"/>, then aborts the rest.</summary>
     public async Task StopAsync(TimeSpan drainTimeout, TimeProvider time, CancellationToken cancellationToken)
