@@ -182,7 +182,7 @@ public sealed class CommandLineTests
     [Fact]
     public async Task RunAsync_Cancelled_StopsAndReturns0()
     {
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500), TimeProvider.System);
         using var output = new StringWriter();
         using var error = new StringWriter();
 

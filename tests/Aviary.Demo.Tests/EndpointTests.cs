@@ -126,7 +126,7 @@ public sealed class EndpointTests
     public async Task Delay_ClientGivesUp_ServerStaysHealthy()
     {
         await using var demo = await RunningDemo.StartAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200), TimeProvider.System);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(
             () => demo.Client.GetAsync(new Uri("/delay/60", UriKind.Relative), cts.Token));

@@ -26,7 +26,7 @@ public sealed partial class ProcessTests
             using var response = await inFlight;
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("""{"delay":2}""", await response.Content.ReadAsStringAsync());
-            using var exit = new CancellationTokenSource(Patience);
+            using var exit = new CancellationTokenSource(Patience, TimeProvider.System);
             await demo.WaitForExitAsync(exit.Token);
             Assert.Equal(0, demo.ExitCode);
             var rest = await demo.StandardOutput.ReadToEndAsync();
@@ -45,7 +45,7 @@ public sealed partial class ProcessTests
         using var demo = Start("--latency", "soon");
         try
         {
-            using var exit = new CancellationTokenSource(Patience);
+            using var exit = new CancellationTokenSource(Patience, TimeProvider.System);
             await demo.WaitForExitAsync(exit.Token);
 
             Assert.Equal(2, demo.ExitCode);
@@ -77,7 +77,7 @@ public sealed partial class ProcessTests
             Assert.Equal(HttpStatusCode.InternalServerError, root.StatusCode);
             Assert.Contains("\"3.1.4\"", version, StringComparison.Ordinal);
             await SignalAsync(demo.Id, "TERM");
-            using var exit = new CancellationTokenSource(Patience);
+            using var exit = new CancellationTokenSource(Patience, TimeProvider.System);
             await demo.WaitForExitAsync(exit.Token);
             Assert.Equal(0, demo.ExitCode);
         }
@@ -111,7 +111,7 @@ public sealed partial class ProcessTests
     /// <summary>Reads stdout until the "listening on" line and returns the address it names.</summary>
     private static async Task<Uri> ReadAddressAsync(Process demo)
     {
-        using var timeout = new CancellationTokenSource(Patience);
+        using var timeout = new CancellationTokenSource(Patience, TimeProvider.System);
         while (await demo.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
         {
             var match = ListeningLine().Match(line);

@@ -530,7 +530,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 if (!process.HasExited)
                 {
                     process.Kill(entireProcessTree: true);
-                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15), TimeProvider.System);
                     await process.WaitForExitAsync(wait.Token);
                 }
             }

@@ -1,3 +1,4 @@
+using Aviary.Core.Primitives;
 using System.Diagnostics;
 using System.Text;
 
@@ -44,8 +45,7 @@ public sealed record KubeTools(string KubeApiServer, string Kubectl, string Etcd
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         // The first build takes about 5 minutes on 2 cores; a slow machine gets plenty more.
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMinutes(40));
+        using var timeout = Deadline.After(TimeSpan.FromMinutes(40), TimeProvider.System, cancellationToken);
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -103,8 +103,7 @@ public sealed record KubeTools(string KubeApiServer, string Kubectl, string Etcd
             await process.StandardInput.WriteAsync(stdin.AsMemory(), cancellationToken);
             process.StandardInput.Close();
         }
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(timeout ?? TimeSpan.FromMinutes(2));
+        using var limit = Deadline.After(timeout ?? TimeSpan.FromMinutes(2), TimeProvider.System, cancellationToken);
         try
         {
             await process.WaitForExitAsync(limit.Token);

@@ -294,7 +294,7 @@ public sealed class PrometheusServer : IAsyncDisposable
             if (!_process.HasExited)
             {
                 _process.Kill(entireProcessTree: true);
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15), TimeProvider.System);
                 await _process.WaitForExitAsync(wait.Token);
             }
         }

@@ -1,3 +1,4 @@
+using Aviary.Core.Primitives;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
@@ -67,8 +68,7 @@ internal sealed class CommandRunner(LoadTesterOptions options, TimeProvider time
     /// <summary>Runs a prepared command to its end, its timeout, or <paramref name="cancellationToken"/>.</summary>
     public async Task<CommandResult> RunAsync(PreparedCommand command, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.CommandTimeout);
+        using var timeout = Deadline.After(options.CommandTimeout, time, cancellationToken);
         var result = command.Builtin is { } load
             ? await RunBuiltinAsync(command, load, timeout.Token).ConfigureAwait(false)
             : await RunProcessAsync(command, timeout.Token).ConfigureAwait(false);

@@ -10,8 +10,8 @@ namespace Aviary.Hooks.Notifiers;
 /// webhook's Slack-compatible endpoint, the address with <c>/slack</c> appended to its path unless it ends so already.
 /// Native embeds are not used, so an AlertProvider behaves as under Flagger.
 /// </summary>
-internal sealed class DiscordNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout)
-    : ServiceNotifier("discord", target, http, logger, timeout)
+internal sealed class DiscordNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout, TimeProvider time)
+    : ServiceNotifier("discord", target, http, logger, timeout, time)
 {
     internal override Uri PostAddress { get; } = SlackEndpoint(target.Address);
 

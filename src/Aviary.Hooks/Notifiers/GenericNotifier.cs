@@ -10,7 +10,7 @@ namespace Aviary.Hooks.Notifiers;
 /// "time": RFC 3339 UTC}</c>.
 /// </summary>
 internal sealed class GenericNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout, TimeProvider time)
-    : ServiceNotifier("generic", target, http, logger, timeout)
+    : ServiceNotifier("generic", target, http, logger, timeout, time)
 {
     private protected override JsonObject Payload(Alert alert)
     {
@@ -23,7 +23,7 @@ internal sealed class GenericNotifier(NotifierTarget target, HttpClient http, IL
             ["message"] = alert.Message,
             ["severity"] = SeverityName(alert.Severity),
             ["fields"] = fields,
-            ["time"] = time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+            ["time"] = Time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
         };
     }
 }

@@ -11,8 +11,8 @@ namespace Aviary.Hooks.Notifiers;
 /// Unlike Flagger, the title is Aviary, there is no header image, and the texts are HTML-escaped, because card text
 /// paragraphs are read as HTML.
 /// </summary>
-internal sealed class GoogleChatNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout)
-    : ServiceNotifier("gchat", target, http, logger, timeout)
+internal sealed class GoogleChatNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout, TimeProvider time)
+    : ServiceNotifier("gchat", target, http, logger, timeout, time)
 {
     private protected override JsonObject Payload(Alert alert)
     {

@@ -9,8 +9,8 @@ namespace Aviary.Hooks.Notifiers;
 /// Rocket.Chat (type <c>rocket</c>): Slack's message (<see cref="SlackMessage"/>), which Rocket.Chat's incoming
 /// webhooks accept, with Flagger's hex colors (blue, red for errors) and orange for warnings.
 /// </summary>
-internal sealed class RocketNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout)
-    : ServiceNotifier("rocket", target, http, logger, timeout)
+internal sealed class RocketNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout, TimeProvider time)
+    : ServiceNotifier("rocket", target, http, logger, timeout, time)
 {
     private protected override JsonObject Payload(Alert alert) => SlackMessage.Build(Target, alert, alert.Severity switch
     {

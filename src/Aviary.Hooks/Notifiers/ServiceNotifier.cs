@@ -1,3 +1,4 @@
+using Aviary.Core.Primitives;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -27,9 +28,14 @@ public abstract partial class ServiceNotifier : INotifier
 
     private readonly HttpClient _http;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
-    private protected ServiceNotifier(string type, NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout)
+    /// <summary>The clock of the post's timeout and of payload timestamps.</summary>
+    private protected TimeProvider Time => _time;
+
+    private protected ServiceNotifier(string type, NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout, TimeProvider time)
     {
+        _time = time;
         Type = type;
         Target = target;
         _http = http;
@@ -68,11 +74,11 @@ public abstract partial class ServiceNotifier : INotifier
         var t = timeout ?? DefaultTimeout;
         return type switch
         {
-            "slack" => new SlackNotifier(target, http, logger, t),
-            "msteams" => new TeamsNotifier(target, http, logger, t),
-            "discord" => new DiscordNotifier(target, http, logger, t),
-            "rocket" => new RocketNotifier(target, http, logger, t),
-            "gchat" => new GoogleChatNotifier(target, http, logger, t),
+            "slack" => new SlackNotifier(target, http, logger, t, time),
+            "msteams" => new TeamsNotifier(target, http, logger, t, time),
+            "discord" => new DiscordNotifier(target, http, logger, t, time),
+            "rocket" => new RocketNotifier(target, http, logger, t, time),
+            "gchat" => new GoogleChatNotifier(target, http, logger, t, time),
             "generic" => new GenericNotifier(target, http, logger, t, time),
             _ => Outcome<ServiceNotifier>.Fail($"provider {type} not supported (supported: {string.Join(", ", Types)})"),
         };
@@ -116,8 +122,7 @@ public abstract partial class ServiceNotifier : INotifier
     public async ValueTask<Outcome> SendAsync(Alert alert, CancellationToken cancellationToken)
     {
         var body = Encoding.UTF8.GetBytes(FormatPayload(alert));
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Timeout);
+        using var timeout = Deadline.After(Timeout, _time, cancellationToken);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, PostAddress) { Content = new ByteArrayContent(body) };

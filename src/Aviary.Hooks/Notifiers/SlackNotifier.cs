@@ -11,8 +11,8 @@ namespace Aviary.Hooks.Notifiers;
 /// (<c>good</c>, <c>warning</c>, <c>danger</c>; Flagger uses only good and danger), posted to an incoming webhook, or to
 /// <c>chat.postMessage</c> with the secret's <c>token</c> as a bearer token; the API's <c>"ok": false</c> answer is a failure.
 /// </summary>
-internal sealed class SlackNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout)
-    : ServiceNotifier("slack", target, http, logger, timeout)
+internal sealed class SlackNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout, TimeProvider time)
+    : ServiceNotifier("slack", target, http, logger, timeout, time)
 {
     private protected override JsonObject Payload(Alert alert) => SlackMessage.Build(Target, alert, alert.Severity switch
     {

@@ -10,8 +10,8 @@ namespace Aviary.Hooks.Notifiers;
 /// <c>themeColor</c> by severity (Flagger's blue, red for errors; orange for warnings), <c>name.namespace</c> as
 /// summary and subtitle, the message as title and the alert's fields as facts.
 /// </summary>
-internal sealed class TeamsNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout)
-    : ServiceNotifier("msteams", target, http, logger, timeout)
+internal sealed class TeamsNotifier(NotifierTarget target, HttpClient http, ILogger logger, TimeSpan timeout, TimeProvider time)
+    : ServiceNotifier("msteams", target, http, logger, timeout, time)
 {
     private protected override JsonObject Payload(Alert alert)
     {

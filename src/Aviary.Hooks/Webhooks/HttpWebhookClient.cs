@@ -86,8 +86,7 @@ public sealed class HttpWebhookClient : IWebhookClient, IDisposable
 
     private async Task<WebhookResult> CallOnceAsync(WebhookCheck hook, byte[] body, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(hook.Timeout);
+        using var timeout = Deadline.After(hook.Timeout, _time, cancellationToken);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, hook.Url) { Content = new ByteArrayContent(body) };

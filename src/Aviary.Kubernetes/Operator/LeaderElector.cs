@@ -225,7 +225,7 @@ public sealed partial class LeaderElector
     {
         if (!IsLeader) return;
         lock (_gate) _validUntil = DateTimeOffset.MinValue;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
         try
         {
             // An empty holder lets a standby take over at once instead of after the lease expires.

@@ -277,8 +277,7 @@ public sealed partial class InstanceSet : IAsyncDisposable
     private async Task<string?> ProbeOnceAsync(Instance instance, Probe? probe, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (probe?.InitialDelaySeconds is { } delay && now - instance.StartedAt < TimeSpan.FromSeconds(delay)) return "initial delay";
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(probe?.TimeoutSeconds ?? 1));
+        using var timeout = Deadline.After(TimeSpan.FromSeconds(probe?.TimeoutSeconds ?? 1), _time, cancellationToken);
         try
         {
             if (probe is null)

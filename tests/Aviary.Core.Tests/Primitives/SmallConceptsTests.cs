@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Aviary.Core.Primitives;
 
@@ -58,5 +59,27 @@ public sealed class SmallConceptsTests
         // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad (FIPS 180-2, appendix B.1)
         Assert.Equal("ba7816bf8f01cfea", Hashing.Sha256("abc"));
         Assert.Equal(Hashing.Sha256Length, Hashing.Sha256("").Length);
+    }
+
+    [Fact]
+    public void Deadline_FiresOnItsTimeProvider_NotTheRealClock()
+    {
+        var time = new FakeTimeProvider();
+        using var deadline = Deadline.After(TimeSpan.FromSeconds(30), time);
+        time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(deadline.IsCancellationRequested);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(deadline.Token.IsCancellationRequested);
+        Assert.True(deadline.Expired);
+    }
+
+    [Fact]
+    public void Deadline_OuterCancellation_CancelsButHasNotExpired()
+    {
+        using var outer = new CancellationTokenSource();
+        using var deadline = Deadline.After(TimeSpan.FromHours(1), new FakeTimeProvider(), outer.Token);
+        outer.Cancel();
+        Assert.True(deadline.IsCancellationRequested);
+        Assert.False(deadline.Expired);
     }
 }

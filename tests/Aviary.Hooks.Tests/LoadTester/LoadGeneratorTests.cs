@@ -160,7 +160,7 @@ public sealed class LoadGeneratorTests
     public async Task RunAsync_CancelledWhileWaiting_AbandonsInFlight()
     {
         await using var server = await TestServer.StartAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300), TimeProvider.System);
 
         var report = await new LoadGenerator(Options(server.Url("/sleep/10000")) with { Requests = 2, Concurrency = 2 })
             .RunAsync(cts.Token).WaitAsync(TimeSpan.FromSeconds(30));

@@ -54,7 +54,7 @@ public sealed class WatchCompactionTests : IAsyncLifetime
         await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "kept", "1"));
         await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "changed", "1"));
         await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "deleted", "1"));
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60), TimeProvider.System);
         await using var watch = maps.WatchAllAsync(ns, cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
 
         var initial = new List<WatchEvent<System.Text.Json.Nodes.JsonObject>>();

@@ -24,7 +24,7 @@ public sealed class WatchTests(KubeApiServerFixture fixture) : IDisposable
         var ns = await Server.CreateNamespaceAsync("watch");
         var maps = _client.Resource(KubeResources.ConfigMaps);
         var version = (await maps.ListAsync(ns)).Value.Metadata.ResourceVersion;
-        using var stop = new CancellationTokenSource(Patience);
+        using var stop = new CancellationTokenSource(Patience, TimeProvider.System);
         var events = Collect(maps.WatchAsync(ns, new WatchOptions { ResourceVersion = version }, stop.Token));
 
         await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "watched", "1"));
@@ -83,7 +83,7 @@ public sealed class WatchTests(KubeApiServerFixture fixture) : IDisposable
         var ns = await Server.CreateNamespaceAsync("resume");
         var maps = _client.Resource(KubeResources.ConfigMaps);
         await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "before"));
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60), TimeProvider.System);
         var events = Collect(maps.WatchAllAsync(ns, new WatchAllOptions { WatchTimeout = TimeSpan.FromSeconds(1) }, stop.Token));
 
         var initial = await TakeAsync(events, 2);
@@ -112,7 +112,7 @@ public sealed class WatchTests(KubeApiServerFixture fixture) : IDisposable
         var canaries = _client.Resource(KubeResources.Canaries);
         await canaries.CreateAsync(Canary(ns, "first"));
         await canaries.CreateAsync(Canary(ns, "second"));
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60), TimeProvider.System);
         // A version kept from long ago: the server answers 410 Expired, the watcher lists and goes on.
         var events = Collect(canaries.WatchAllAsync(ns, new WatchAllOptions { ResourceVersion = "1" }, stop.Token));
 
@@ -162,7 +162,7 @@ public sealed class WatchTests(KubeApiServerFixture fixture) : IDisposable
         where T : class
     {
         var result = new List<WatchEvent<T>>();
-        using var timeout = new CancellationTokenSource(Patience);
+        using var timeout = new CancellationTokenSource(Patience, TimeProvider.System);
         try
         {
             while (result.Count < count) result.Add(await events.ReadAsync(timeout.Token));

@@ -304,7 +304,7 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
-        using var limit = new CancellationTokenSource(WaitLimit);
+        using var limit = new CancellationTokenSource(WaitLimit, TimeProvider.System);
         while (!await condition())
         {
             if (limit.IsCancellationRequested) Assert.Fail($"timed out waiting until {what}");

@@ -77,7 +77,7 @@ public sealed class SeedCliTests(OperatorCluster cluster)
                 && l.Contains("name=\"podinfo\"", StringComparison.Ordinal) && l.Contains($"namespace=\"{bed.Namespace}\"", StringComparison.Ordinal));
 
             Processes.Signal(process.Id, Processes.SIGTERM);
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30), TimeProvider.System);
             await process.WaitForExitAsync(exit.Token);
             Assert.True(process.ExitCode == 0, $"exit {process.ExitCode.ToString(CultureInfo.InvariantCulture)}:\n{Output()}");
             // A graceful stop hands the lease over at once.

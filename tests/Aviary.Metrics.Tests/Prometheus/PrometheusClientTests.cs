@@ -134,7 +134,7 @@ public sealed class PrometheusClientTests
         await using var fake = await FakePrometheus.StartAsync();
         fake.Delay = TimeSpan.FromSeconds(30);
         using var client = Client(fake.Url);
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200), TimeProvider.System);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await client.QueryAsync("up", cancel.Token));
     }
 

@@ -272,7 +272,7 @@ public sealed class GenerateModeTests
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30), TimeProvider.System);
         while (!await condition())
         {
             limit.Token.ThrowIfCancellationRequested();

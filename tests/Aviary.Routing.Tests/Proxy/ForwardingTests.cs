@@ -312,7 +312,7 @@ public sealed class ForwardingTests
 
     internal static async Task WaitUntilAsync(Func<bool> condition)
     {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30), TimeProvider.System);
         while (!condition())
         {
             limit.Token.ThrowIfCancellationRequested();

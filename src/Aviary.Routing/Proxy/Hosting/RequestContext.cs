@@ -90,7 +90,9 @@ internal sealed class RequestContext
     public CancellationToken StartTimeout(TimeSpan timeout, TimeProvider time)
     {
         _timeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+#pragma warning disable RS0030 // This source was made with a TimeProvider, so CancelAfter runs on that clock; one source is reused per connection.
         _timeout.CancelAfter(timeout);
+#pragma warning restore RS0030
         _abortRegistration = Aborted.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _timeout);
         return _timeout.Token;
     }
@@ -99,7 +101,9 @@ internal sealed class RequestContext
     public bool TimedOut => _timeout is { IsCancellationRequested: true } && !Aborted.IsCancellationRequested;
 
     /// <summary>Keeps the token but stops its timer: the response headers arrived, the body streams without a limit.</summary>
+#pragma warning disable RS0030 // As above: the source runs on the injected TimeProvider.
     public void StopTimeout() => _timeout?.CancelAfter(Timeout.InfiniteTimeSpan);
+#pragma warning restore RS0030
 
     public void EndTimeout()
     {
