@@ -1,9 +1,9 @@
-using Aviary.Core.Primitives;
 using System.Globalization;
 using System.Text;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
+using Aviary.Core.Primitives;
 using Aviary.Metrics.Observers;
 using Aviary.Metrics.Prometheus;
 using Aviary.Metrics.Providers;
@@ -322,10 +322,10 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Metric template {Template} query for {Canary}: {Query}")]
+        [LoggerMessage(EventId = 6001, Level = LogLevel.Debug, Message = "Metric template {Template} query for {Canary}: {Query}")]
         public static partial void TemplateQuery(ILogger logger, string template, string canary, string query);
 
-        [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Metric {Metric} of {Canary} query on {Server}: {Query}")]
+        [LoggerMessage(EventId = 6002, Level = LogLevel.Debug, Message = "Metric {Metric} of {Canary} query on {Server}: {Query}")]
         public static partial void Query(ILogger logger, string metric, string canary, string server, string query);
     }
 }

@@ -64,11 +64,14 @@ public sealed class ControllerRestartTests
             Assert.Contains(orphans, o => o.Role == "canary");
             Assert.All(orphans, o => Assert.True(Processes.IsAlive(o.Pid, o.StartTicks), $"{o.Id} died with the controller"));
 
-            await Task.Delay(1500); // the router is down with the controller: clients get refused connections
+            // The router is down with the controller: clients get refused connections.
+            await Eventually.True(() => bed.Traffic!.Results.Count(r => r.Status == 0 && r.Time > killedAt) >= LoadConcurrency,
+                Minute, what: "refused connections while no controller runs");
             var restartedAt = TimeProvider.System.GetUtcNow();
             controller = StartController(bed);
             await bed.WaitForAsync(Minute * 2, s => s.Phase == CanaryPhase.Succeeded && s.LastPromotedSpec != initial, "promotion after restart");
-            await Task.Delay(1000);
+            var answered = bed.Traffic!.Results.Count;
+            await Eventually.True(() => bed.Traffic.Results.Count >= answered + 20, Minute, what: "20 more requests after the promotion");
 
             var results = bed.Traffic!.Results.ToList();
             // Never routed to a dead instance: no 502/503/504 from the router at any time.

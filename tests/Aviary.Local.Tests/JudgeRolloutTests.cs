@@ -39,8 +39,7 @@ public sealed class JudgeRolloutTests
         await bed.StartControllerAsync();
         await bed.WaitForPhaseAsync(CanaryPhase.Initialized, Minute);
         bed.StartLoad();
-        var sw = Stopwatch.StartNew();
-        while (bed.Traffic!.Results.Count(r => r.Status == 200) < 20 && sw.Elapsed < Minute) await Task.Delay(100);
+        await Eventually.True(() => bed.Traffic!.Results.Count(r => r.Status == 200) >= 20, Minute, what: "20 answered requests");
     });
 
     /// <summary>The analysis ticks the judge weighed (one success-rate judge check each).</summary>

@@ -1,9 +1,9 @@
-using Aviary.TestKit;
 using System.Diagnostics;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
 using Aviary.Local.Workloads;
 using Aviary.Routing.Proxy;
+using Aviary.TestKit;
 
 namespace Aviary.Local.Tests;
 
@@ -26,11 +26,8 @@ public sealed class LocalRolloutTests
         await WaitForTrafficAsync(bed);
     });
 
-    private static async Task WaitForTrafficAsync(LocalTestBed bed)
-    {
-        var sw = Stopwatch.StartNew();
-        while (bed.Traffic!.Results.Count(r => r.Status == 200) < 20 && sw.Elapsed < Minute) await Task.Delay(100);
-    }
+    private static Task WaitForTrafficAsync(LocalTestBed bed) =>
+        Eventually.True(() => bed.Traffic!.Results.Count(r => r.Status == 200) >= 20, Minute, what: "20 answered requests");
 
     [Fact]
     public async Task Rollout_HealthyRelease_PromotedWithZeroFailedRequests()
@@ -42,9 +39,9 @@ public sealed class LocalRolloutTests
         await bed.WaitForAsync(Minute * 2, s => s.Phase == CanaryPhase.Succeeded && s.LastPromotedSpec != initial, "promotion of v2");
         // Keep the load on through the canary's scale-down.
         var workload = bed.Controller!.WorkloadOf("podinfo.test")!;
-        var sw = Stopwatch.StartNew();
-        while (workload.Canary.Snapshot().Count > 0 && sw.Elapsed < Minute) await Task.Delay(100);
-        await Task.Delay(500);
+        await Eventually.True(() => workload.Canary.Snapshot().Count == 0, Minute);
+        var answered = bed.Traffic!.Results.Count;
+        await Eventually.True(() => bed.Traffic.Results.Count >= answered + 20, Minute, what: "20 more requests after the scale-down");
 
         var results = bed.Traffic!.Results.ToList();
         Assert.Empty(bed.Traffic.Failures());

@@ -122,7 +122,7 @@ public sealed class ManualControlTests
         Assert.Equal(0, (await CliAsync("pause", "podinfo", "-n", "test", "--state", bed.State)).Exit);
         await bed.WaitForAsync(Minute, _ => bed.Events.Any(e => e.StartsWith("Canary podinfo.test paused by", StringComparison.Ordinal)), "pause");
         var frozen = bed.Status!.CanaryWeight;
-        await Task.Delay(3000);
+        await bed.TicksPassAsync(3);
         Assert.Equal(frozen, bed.Status!.CanaryWeight);
 
         Assert.Equal(0, (await CliAsync("resume", "podinfo", "-n", "test", "--state", bed.State)).Exit);

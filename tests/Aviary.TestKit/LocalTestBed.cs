@@ -137,6 +137,14 @@ public sealed class LocalTestBed : IAsyncDisposable
         await Controller.StartAsync(CancellationToken.None);
     }
 
+    /// <summary>Waits until the controller has ticked the canary <paramref name="count"/> more times: how a test shows that nothing happens.</summary>
+    public Task TicksPassAsync(int count)
+    {
+        var metrics = (Controller ?? throw new InvalidOperationException("the controller is not running")).Metrics;
+        var from = metrics.Ticks("podinfo.test");
+        return Eventually.True(() => metrics.Ticks("podinfo.test") >= from + count, TimeSpan.FromMinutes(1), what: $"{count} more ticks");
+    }
+
     public StateStore Store => Controller?.Store ?? StateStore.Open(Path.Combine(State, "state.db"));
 
     public CanaryStatus? Status => Store.LoadStatus("podinfo.test");
@@ -146,16 +154,9 @@ public sealed class LocalTestBed : IAsyncDisposable
     public IEnumerable<string> Events => Store.Events("podinfo.test").Select(e => e.Message);
 
     /// <summary>Waits until the canary status satisfies <paramref name="condition"/>.</summary>
-    public async Task WaitForAsync(TimeSpan timeout, Func<CanaryStatus, bool> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
-        {
-            if (Status is { } s && condition(s)) return;
-            await Task.Delay(200);
-        }
-        throw new TimeoutException($"timed out after {timeout} waiting for {what}; phase {Phase}; events:\n  {string.Join("\n  ", Events.TakeLast(30))}");
-    }
+    public Task WaitForAsync(TimeSpan timeout, Func<CanaryStatus, bool> condition, string what) =>
+        Eventually.Until(() => Status, s => s is not null && condition(s), timeout,
+            _ => $"phase {Phase}; events:\n  {string.Join("\n  ", Events.TakeLast(30))}", TimeSpan.FromMilliseconds(200), what);
 
     public Task WaitForPhaseAsync(string phase, TimeSpan timeout) => WaitForAsync(timeout, s => s.Phase == phase, phase);
 

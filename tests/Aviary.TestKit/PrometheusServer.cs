@@ -157,24 +157,11 @@ public sealed class PrometheusServer : IAsyncDisposable
     }
 
     /// <summary>Waits until the query has a value (and <paramref name="condition"/> holds for it), polling every 250 ms.</summary>
-    public async Task<double> WaitForValueAsync(string query, Func<double, bool>? condition = null, TimeSpan? timeout = null)
-    {
-        var limit = timeout ?? TimeSpan.FromSeconds(60);
-        var clock = Stopwatch.StartNew();
-        double? last = null;
-        while (true)
-        {
-            last = await QueryValueAsync(query);
-            if (last is { } value && (condition is null || condition(value))) return value;
-            if (clock.Elapsed > limit)
-            {
-                throw new TimeoutException(
-                    $"'{query}' had {(last is null ? "no data" : "value " + last.Value.ToString(CultureInfo.InvariantCulture))} after {limit.TotalSeconds:0}s; " +
-                    $"targets: {await TargetsSummaryAsync()}\nPrometheus log:\n{Tail(Log, 2000)}");
-            }
-            await Task.Delay(250);
-        }
-    }
+    public async Task<double> WaitForValueAsync(string query, Func<double, bool>? condition = null, TimeSpan? timeout = null) =>
+        (await Eventually.Until(() => QueryValueAsync(query), v => v is { } value && (condition is null || condition(value)), timeout ?? TimeSpan.FromSeconds(60),
+            async last => $"{(last is null ? "no data" : "value " + last.Value.ToString(CultureInfo.InvariantCulture))}; " +
+                $"targets: {await TargetsSummaryAsync()}\nPrometheus log:\n{Tail(Log, 2000)}",
+            TimeSpan.FromMilliseconds(250), $"'{query}' to have a value{(condition is null ? "" : " that holds")}"))!.Value;
 
     /// <summary>Waits until every target of <paramref name="job"/> has been scraped successfully (<c>up == 1</c>).</summary>
     public Task WaitForTargetUpAsync(string job, TimeSpan? timeout = null) =>

@@ -38,6 +38,17 @@ public sealed class SchedulerHarness
         return (CanaryPolicy)doc.Compiled!;
     }
 
+    /// <summary>
+    /// Compiles <paramref name="yaml"/> as if its <c>spec.provider</c> were the runtime's default (so validation does not refuse
+    /// what that provider's router cannot do), then names the provider again: for tests of a router's own refusals.
+    /// </summary>
+    public static CanaryPolicy CompileForRouter(string yaml)
+    {
+        var provider = System.Text.RegularExpressions.Regex.Match(yaml, @"^\s*provider:\s*(\S+)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        if (!provider.Success) return Compile(yaml);
+        return Compile(yaml.Remove(provider.Index, provider.Length)) with { Provider = provider.Groups[1].Value };
+    }
+
     public IEnumerable<string> Events => Outcomes.SelectMany(o => o.Events).Select(e => e.Message);
 
     public string Phase => Status.Phase ?? "";

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 
 namespace Aviary.TestKit;
@@ -13,7 +14,7 @@ namespace Aviary.TestKit;
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
 /// <item><see cref="StartProxyAsync"/>: a real HTTP proxy on a loopback port in front of primary and canary backends
-/// published through <see cref="Aviary.Routing.Proxy.IBackendRegistry"/> (by weight, by match for A/B testing,
+/// published through <see cref="Aviary.Routing.IBackendRegistry"/> (by weight, by match for A/B testing,
 /// mirroring), as the router contract tests use it;</item>
 /// <item><see cref="StartMetricsAsync"/>: no backends, but requests generated at a set rate, split by the current
 /// weights, each version (primary, canary) answering with its own error rate and latency, served at <c>/metrics</c> in
@@ -97,20 +98,10 @@ public sealed class TestMesh : IAsyncDisposable
     }
 
     /// <summary>Reads the object until <paramref name="condition"/> holds (default timeout 30 s); fails with the last routing seen.</summary>
-    public async Task<TestMeshRoutes> WaitForAsync(Func<TestMeshRoutes, bool> condition, TimeSpan? timeout = null)
-    {
-        ArgumentNullException.ThrowIfNull(condition);
-        var clock = Stopwatch.StartNew();
-        var limit = timeout ?? TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var routes = await RefreshAsync();
-            if (condition(routes)) return routes;
-            if (clock.Elapsed > limit)
-                throw new TimeoutException($"the test mesh's {Target} did not reach the expected routing within {limit.TotalSeconds:0}s; last: {routes}; last error: {LastError}");
-            await Task.Delay(50);
-        }
-    }
+    public Task<TestMeshRoutes> WaitForAsync(Func<TestMeshRoutes, bool> condition, TimeSpan? timeout = null,
+        [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(condition))] string what = "") =>
+        Eventually.Until(() => RefreshAsync(), condition, timeout ?? TimeSpan.FromSeconds(30),
+            routes => Task.FromResult($"{routes}; last error: {LastError}"), what: $"the test mesh's {Target} to satisfy {what}");
 
     /// <summary>Starts a proxy for the apex on 127.0.0.1:<paramref name="port"/> (0: a free port) routing by <see cref="Routes"/>.</summary>
     public Task<TestMeshProxy> StartProxyAsync(int port = 0) => TestMeshProxy.StartAsync(this, port);

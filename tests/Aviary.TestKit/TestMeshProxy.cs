@@ -1,4 +1,5 @@
 using System.Net;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

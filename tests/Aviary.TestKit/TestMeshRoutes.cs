@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Aviary.Core.Abstractions;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 
 namespace Aviary.TestKit;

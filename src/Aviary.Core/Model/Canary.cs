@@ -1,3 +1,4 @@
+using Aviary.Core.Abstractions;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 
@@ -21,9 +22,7 @@ public sealed record Canary : IManifest
 public sealed record CanarySpec
 {
     /// <summary>Traffic management provider (Flagger's names, plus Aviary's <c>haproxy</c> and <c>builtin</c>).</summary>
-    [AllowedValues("", "apisix", "appmesh", "appmesh:v1beta2", "contour", "gatewayapi:v1", "gatewayapi:v1beta1", "gloo", "istio",
-        "knative", "kubernetes", "kuma", "linkerd", "nginx", "osm", "skipper", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3",
-        "traefik", "haproxy", "builtin")]
+    [ProviderName]
     public string? Provider { get; init; }
 
     /// <summary>Prometheus URL for the built-in metrics of the mesh providers.</summary>

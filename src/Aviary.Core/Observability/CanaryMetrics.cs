@@ -20,6 +20,16 @@ public sealed class CanaryMetrics(string version, string meshProvider, TimeProvi
     private readonly Dictionary<(string Name, string Namespace, string Strategy, string Status), long> _successes = [];
     private readonly Dictionary<(string Name, string Namespace, string Strategy, string Status), long> _failures = [];
     private readonly Dictionary<(string Name, string Namespace), (long[] Counts, double Sum)> _durations = [];
+    private readonly Dictionary<string, long> _ticks = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// How many outcomes of <paramref name="canaryId"/> (<c>name.namespace</c>) were recorded: its ticks, and the judge's
+    /// looks that decided something. The controller's heartbeat, and how a test shows "N more ticks, nothing changed".
+    /// </summary>
+    public long Ticks(string canaryId)
+    {
+        lock (_gate) return _ticks.GetValueOrDefault(canaryId);
+    }
 
     /// <summary>Records one tick; <paramref name="rolloutStarted"/> recovers the start of a rollout begun before a restart.</summary>
     public void Record(CanaryPolicy policy, TickOutcome outcome, DateTimeOffset? rolloutStarted = null)
@@ -27,6 +37,7 @@ public sealed class CanaryMetrics(string version, string meshProvider, TimeProvi
         var now = time.GetUtcNow();
         lock (_gate)
         {
+            _ticks[policy.Id] = _ticks.GetValueOrDefault(policy.Id) + 1;
             if (!_canaries.TryGetValue(policy.Id, out var state)) _canaries[policy.Id] = state = new CanaryState { Started = rolloutStarted };
             var before = state.Phase;
             var phase = outcome.Status.Phase ?? "";

@@ -59,6 +59,9 @@ public sealed record CanaryPolicy
     /// <summary>Traffic provider; empty means the runtime's default.</summary>
     public required string Provider { get; init; }
 
+    /// <summary>What <see cref="Provider"/>'s router can do.</summary>
+    public Abstractions.RouterCapabilities Capabilities => Abstractions.RouterCapabilities.Of(Provider);
+
     /// <summary>Apex service name: <c>spec.service.name</c> or the target's name.</summary>
     public required string ServiceName { get; init; }
     public required int? ServicePort { get; init; }

@@ -596,20 +596,19 @@ public sealed class CanaryScheduler(SchedulerServices services)
         private async Task AdvanceAsync()
         {
             var iterations = p.Iterations;
-            if (p.Provider == "kubernetes")
+            // Flagger's kubernetes provider: the Services switch all traffic at once, so the rollout runs as blue/green.
+            if (!p.Capabilities.Weights)
             {
-                if (p.Match.Count > 0) await WarnAsync("A/B testing is not supported when using the kubernetes provider");
+                if (p.Match.Count > 0) await WarnAsync($"A/B testing is not supported when using the {p.Provider} provider");
                 if (iterations < 1)
                 {
-                    await WarnAsync("Progressive traffic is not supported when using the kubernetes provider");
+                    await WarnAsync($"Progressive traffic is not supported when using the {p.Provider} provider");
                     await WarnAsync("Setting canaryAnalysis.iterations: 10");
                     iterations = 10;
                 }
             }
 
-            var strategy = p.Provider == "kubernetes"
-                ? DeploymentStrategy.BlueGreen
-                : p.Strategy;
+            var strategy = p.Capabilities.Weights ? p.Strategy : DeploymentStrategy.BlueGreen;
             switch (strategy)
             {
                 case DeploymentStrategy.ABTesting:
@@ -671,10 +670,10 @@ public sealed class CanaryScheduler(SchedulerServices services)
 
         private async Task RunBlueGreenAsync(int iterations)
         {
-            var kubernetes = p.Provider == "kubernetes";
+            var routed = p.Capabilities.Weights;
             if (iterations > _status.Iterations)
             {
-                if (!kubernetes && p.Mirror && !_routes!.Value.Mirrored)
+                if (routed && p.Mirror && !_routes!.Value.Mirrored)
                     if (!await SetRoutesAsync(new RouteWeights(100, 0, Mirrored: true))) return;
                 _status = _status with { Iterations = _status.Iterations + 1 };
                 await InfoAsync($"Advance {p.Id} canary iteration {_status.Iterations}/{iterations}");
@@ -683,7 +682,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
             if (!await PromotionApprovedAsync(iterations)) return;
             if (iterations == _status.Iterations)
             {
-                if (!kubernetes)
+                if (routed)
                 {
                     await InfoAsync(p.Mirror ? "Stop traffic mirroring and route all traffic to canary" : "Routing all traffic to canary");
                     if (!await SetRoutesAsync(new RouteWeights(0, 100))) return;
@@ -718,7 +717,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
 
         private async Task ShiftTrafficToPrimaryAsync()
         {
-            if (p.Provider == "kubernetes")
+            if (!p.Capabilities.Weights)
             {
                 _status = _status with { Phase = CanaryPhase.Finalising };
                 return;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
 using Aviary.Core.Primitives;
@@ -55,7 +56,7 @@ public static partial class CanaryValidator
 
         if (bag.Items.Count(d => d.IsError) > errorsBefore) return null;
 
-        return new CanaryPolicy
+        var policy = new CanaryPolicy
         {
             Manifest = canary,
             Name = canary.Metadata.Name,
@@ -87,6 +88,10 @@ public static partial class CanaryValidator
             RevertOnDeletion = spec.RevertOnDeletion ?? false,
             Judge = a.Judge,
         };
+        // What the named provider's router cannot do is refused here; an unnamed one is checked by the runtime that names it.
+        var refused = RouterCapabilities.Check(policy);
+        bag.AddRange(refused);
+        return refused.Any(d => d.IsError) ? null : policy;
     }
 
     private sealed record ResolvedAnalysis(

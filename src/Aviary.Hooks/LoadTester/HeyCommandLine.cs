@@ -195,67 +195,16 @@ public static class HeyCommandLine
     {
         ArgumentNullException.ThrowIfNull(command);
         options = null;
-        if (!TrySplit(command, out var words, out error)) return false;
-        if (words.Count == 0 || (words[0] != "hey" && !words[0].EndsWith("/hey", StringComparison.Ordinal)))
-            return Fail($"not a hey command: '{command}'", out error);
+        if (string.IsNullOrWhiteSpace(command)) return Fail($"not a hey command: '{command}'", out error);
+        if (!CommandWords.TrySplit(command, out var words, out error)) return false;
+        if (!IsHey(words)) return Fail($"not a hey command: '{command}'", out error);
         return TryParse(words.Skip(1).ToList(), out options, out error);
     }
 
     /// <summary>True when <paramref name="command"/> runs hey (its first word is hey), whatever its flags.</summary>
-    public static bool IsHeyCommand(string command) =>
-        TrySplit(command, out var words, out _) && words.Count > 0 && (words[0] == "hey" || words[0].EndsWith("/hey", StringComparison.Ordinal));
+    public static bool IsHeyCommand(string command) => CommandWords.TrySplit(command, out var words, out _) && IsHey(words);
 
-    private static bool TrySplit(string command, out List<string> words, [NotNullWhen(false)] out string? error)
-    {
-        words = [];
-        error = null;
-        var word = new StringBuilder();
-        var inWord = false;
-        for (var i = 0; i < command.Length; i++)
-        {
-            var ch = command[i];
-            switch (ch)
-            {
-                case ' ' or '\t' or '\n' or '\r':
-                    if (inWord) words.Add(word.ToString());
-                    word.Clear();
-                    inWord = false;
-                    break;
-                case '\'':
-                    var close = command.IndexOf('\'', i + 1);
-                    if (close < 0) return Fail("unterminated ' quote in the command", out error);
-                    word.Append(command, i + 1, close - i - 1);
-                    i = close;
-                    inWord = true;
-                    break;
-                case '"':
-                    inWord = true;
-                    for (i++; ; i++)
-                    {
-                        if (i >= command.Length) return Fail("unterminated \" quote in the command", out error);
-                        if (command[i] == '"') break;
-                        if (command[i] is '$' or '`') return Fail("shell substitutions are not supported in a hey command", out error);
-                        if (command[i] == '\\' && i + 1 < command.Length && command[i + 1] is '"' or '\\' or '$' or '`') i++;
-                        word.Append(command[i]);
-                    }
-                    break;
-                case '\\':
-                    if (i + 1 >= command.Length) return Fail("the command ends with a lone backslash", out error);
-                    if (command[i + 1] != '\n') word.Append(command[i + 1]);
-                    i++;
-                    inWord = true;
-                    break;
-                case '|' or '&' or ';' or '<' or '>' or '(' or ')' or '$' or '`':
-                    return Fail($"shell syntax '{ch}' is not supported in a hey command", out error);
-                default:
-                    word.Append(ch);
-                    inWord = true;
-                    break;
-            }
-        }
-        if (inWord) words.Add(word.ToString());
-        return true;
-    }
+    private static bool IsHey(IReadOnlyList<string> words) => words[0] == "hey" || words[0].EndsWith("/hey", StringComparison.Ordinal);
 
     /// <summary>hey's header syntax: a name of word characters and dashes, a colon, optional spaces, a non-empty value.</summary>
     private static bool TrySplitHeader(string header, out string name, out string value)

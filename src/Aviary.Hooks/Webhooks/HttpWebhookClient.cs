@@ -51,18 +51,8 @@ public sealed class HttpWebhookClient : IWebhookClient, IDisposable
         };
     }
 
-    /// <summary>True when calls are signed.</summary>
-    public bool Signs => _secret is not null;
-
-    /// <summary>The first wait between tries; it doubles at each retry up to <see cref="MaxBackoff"/>.</summary>
-    public static TimeSpan FirstBackoff { get; } = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>The longest wait between tries.</summary>
-    public static TimeSpan MaxBackoff { get; } = TimeSpan.FromSeconds(8);
-
-    /// <summary>The wait before try <paramref name="attempt"/> (1 for the first retry).</summary>
-    public static TimeSpan Backoff(int attempt) =>
-        attempt <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)Math.Min(MaxBackoff.Ticks, FirstBackoff.Ticks * Math.Pow(2, attempt - 1)));
+    /// <summary>The waits between tries: 250 ms, doubling at each retry up to 8 s.</summary>
+    public static Backoff Retry { get; } = new(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(8));
 
     public async ValueTask<WebhookResult> CallAsync(WebhookCheck hook, WebhookPayload payload, CancellationToken cancellationToken)
     {
@@ -72,7 +62,7 @@ public sealed class HttpWebhookClient : IWebhookClient, IDisposable
         WebhookResult result = WebhookResult.Unreachable("not called");
         for (var attempt = 0; attempt <= Math.Max(0, hook.Retries); attempt++)
         {
-            if (attempt > 0) await Task.Delay(Backoff(attempt), _time, cancellationToken).ConfigureAwait(false);
+            if (attempt > 0) await Task.Delay(Retry.Delay(attempt), _time, cancellationToken).ConfigureAwait(false);
             result = await CallOnceAsync(hook, body, cancellationToken).ConfigureAwait(false);
             // Retry what may pass on another try: no answer, 429 and 5xx.
             if (result.Succeeded || result.StatusCode is { } s && s != 429 && s < 500) break;

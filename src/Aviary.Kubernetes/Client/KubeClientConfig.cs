@@ -138,25 +138,6 @@ public sealed record KubeCredentials
         return new KubeCredentials { TokenFile = path };
     }
 
-    /// <exception cref="ArgumentException">The certificate has no private key.</exception>
-    public static KubeCredentials FromClientCertificate(X509Certificate2 certificate)
-    {
-        ArgumentNullException.ThrowIfNull(certificate);
-        if (!certificate.HasPrivateKey) throw new ArgumentException("the client certificate has no private key", nameof(certificate));
-        return new KubeCredentials { ClientCertificate = certificate };
-    }
-
-    /// <summary>A client certificate and its key as PEM (RSA or EC; PKCS#1, SEC1 or PKCS#8).</summary>
-    public static KubeCredentials FromClientCertificatePem(string certificatePem, string keyPem) =>
-        FromClientCertificate(KubeconfigLoader.ReadClientCertificate(certificatePem, keyPem, "the given PEM"));
-
-    public static KubeCredentials FromBasic(string username, string password)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(username);
-        ArgumentNullException.ThrowIfNull(password);
-        return new KubeCredentials { Username = username, Password = password };
-    }
-
     public override string ToString()
     {
         var parts = new List<string>();

@@ -1,3 +1,5 @@
+using Aviary.Core.Primitives;
+
 namespace Aviary.Kubernetes.Client;
 
 /// <summary>How <see cref="KubeClient"/> behaves; every default is documented and safe for an operator.</summary>
@@ -84,10 +86,7 @@ public sealed record RetryOptions
     public TimeSpan Delay(int attempt, Random random)
     {
         ArgumentNullException.ThrowIfNull(random);
-        var seconds = InitialDelay.TotalSeconds * Math.Pow(Factor, Math.Max(0, attempt - 1));
-        seconds = Math.Min(seconds, MaxDelay.TotalSeconds);
-        seconds *= 1 + (Jitter * random.NextDouble());
-        return TimeSpan.FromSeconds(Math.Min(seconds, MaxDelay.TotalSeconds * (1 + Jitter)));
+        return new Backoff(InitialDelay, MaxDelay, Factor, Jitter).Delay(Math.Max(1, attempt), random);
     }
 
     internal void Validate()

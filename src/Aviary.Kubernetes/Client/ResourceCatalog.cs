@@ -93,7 +93,4 @@ public sealed class ResourceCatalog
         }
         return KubeResult<IReadOnlyList<string>>.Ok(result);
     }
-
-    /// <summary>Forgets what discovery found (after installing or removing CRDs).</summary>
-    public void Invalidate() => _discovered.Clear();
 }

@@ -2,6 +2,7 @@ using Aviary.Core.Primitives;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Aviary.Core.Abstractions;
 using Aviary.Core.Manifests;
 using Aviary.Core.Model;
 using Aviary.Core.Observability;
@@ -109,7 +110,7 @@ public sealed partial class CanaryController(
             return TimeSpan.FromSeconds(5);
         }
         var obj = got.Value;
-        var doc = ManifestReader.ReadNode((JsonObject)obj.DeepClone());
+        var doc = Refused(ManifestReader.ReadNode((JsonObject)obj.DeepClone()));
         var finalizers = (obj["metadata"]?["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];
         var deleting = obj["metadata"]?["deletionTimestamp"] is not null;
         if (doc.Compiled is not CanaryPolicy policy)
@@ -167,6 +168,18 @@ public sealed partial class CanaryController(
         return policy.Interval;
     }
 
+    /// <summary>
+    /// A canary that names no provider gets the operator's default only here, so what that provider's router cannot do is
+    /// refused here (with its field path), as validation refuses it for a named provider.
+    /// </summary>
+    private ManifestDocument Refused(ManifestDocument doc)
+    {
+        if (doc.Compiled is not CanaryPolicy policy || policy.Provider.Length > 0) return doc;
+        var refused = RouterCapabilities.Check(WithDefaultProvider(policy));
+        if (refused.Count == 0) return doc;
+        return doc with { Compiled = refused.Any(d => d.IsError) ? null : policy, Diagnostics = [.. doc.Diagnostics, .. refused] };
+    }
+
     /// <summary>Flagger's -mesh-provider: the provider of canaries that name none.</summary>
     private CanaryPolicy WithDefaultProvider(CanaryPolicy policy) =>
         policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider) ? policy with { Provider = defaultProvider } : policy;
@@ -182,7 +195,7 @@ public sealed partial class CanaryController(
     {
         var got = await _canaries.GetAsync(ns, name, cancellationToken);
         if (!got.Succeeded || got.Value["metadata"]?["deletionTimestamp"] is not null) return;
-        var doc = ManifestReader.ReadNode((JsonObject)got.Value.DeepClone());
+        var doc = Refused(ManifestReader.ReadNode((JsonObject)got.Value.DeepClone()));
         if (doc.Compiled is not CanaryPolicy policy || doc.Manifest is not Canary { Status: { } status }) return;
         var annotations = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
         if (annotations.ContainsKey(ActionAnnotation) || annotations.ContainsKey(PausedAnnotation)) return;

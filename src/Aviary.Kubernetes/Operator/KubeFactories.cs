@@ -29,7 +29,7 @@ public static class KubeRouters
     public static IRouter For(KubeClient client, CanaryPolicy canary, TimeProvider time, ILoggerFactory loggers, KubeRouterOptions? options = null)
     {
         var logger = loggers.CreateLogger("Aviary.Kubernetes.Routers");
-        if (canary.Provider == "kubernetes") return new KubernetesServiceRouter(client, logger);
+        if (canary.Provider == Providers.Kubernetes) return new KubernetesServiceRouter(client, logger);
         var mesh = new KubeRouterFactory(client, options, loggers).Create(canary);
         return mesh.Succeeded ? new ServicesThenMesh(new KubernetesServices(client, logger), mesh.Value!) : new Unsupported(mesh.Error!);
     }
@@ -40,12 +40,8 @@ public static class KubeRouters
 /// objects that name them; weights live in the routing objects only. On deletion (<c>revertOnDeletion</c>) the
 /// routing objects send everything to the primary Service first, then the apex Service selects the target again.
 /// </summary>
-public sealed class ServicesThenMesh(KubernetesServices services, IKubeRouter mesh) : IRouter, IRouterCapabilities
+public sealed class ServicesThenMesh(KubernetesServices services, IKubeRouter mesh) : IRouter
 {
-    public bool SupportsMatch => mesh.SupportsMatch;
-
-    public bool SupportsMirror => mesh.SupportsMirror;
-
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         var result = await services.ReconcileAsync(canary, cancellationToken).ConfigureAwait(false);

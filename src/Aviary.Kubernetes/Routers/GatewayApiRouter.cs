@@ -52,10 +52,6 @@ public sealed class GatewayApiRouter : IKubeRouter
 
     public string Provider { get; }
 
-    public bool SupportsMatch => true;
-
-    public bool SupportsMirror => true;
-
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
@@ -101,8 +97,7 @@ public sealed class GatewayApiRouter : IKubeRouter
         var service = canary.Manifest.Spec.Service;
         if (service?.GatewayRefs is not { Count: > 0 })
             return RoutePlan.Failed($"cannot route {canary.Id}: GatewayRefs must be specified when using Gateway API as a provider (service.gatewayRefs)");
-        if (canary.SessionAffinity is not null)
-            return RoutePlan.Failed($"cannot route {canary.Id}: session affinity (analysis.sessionAffinity) is not supported by the {Provider} router of the Kubernetes runtime");
+        if (RouterCapabilities.Refusal(canary, Provider) is { } refusal) return RoutePlan.Failed(refusal);
         if (canary.ServicePort is null) return RoutePlan.Failed($"cannot route {canary.Id}: service.port is required");
 
         var serviceMatches = new JsonArray();

@@ -1,5 +1,4 @@
 using Aviary.Core.Abstractions;
-using Aviary.Routing;
 
 namespace Aviary.Kubernetes.Routers;
 
@@ -9,7 +8,7 @@ namespace Aviary.Kubernetes.Routers;
 /// from them. It assumes the apex, <c>-primary</c> and <c>-canary</c> Services exist; it never writes Services.
 /// Get one from <see cref="KubeRouterFactory"/>.
 /// </summary>
-public interface IKubeRouter : IRouter, IRouterCapabilities
+public interface IKubeRouter : IRouter
 {
     /// <summary>The provider name it serves, as <see cref="KubeRouterFactory"/> resolved it (e.g. <c>linkerd</c>).</summary>
     string Provider { get; }

@@ -44,10 +44,6 @@ public sealed class IstioRouter : IKubeRouter
 
     public string Provider => "istio";
 
-    public bool SupportsMatch => true;
-
-    public bool SupportsMirror => true;
-
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
@@ -290,8 +286,7 @@ public sealed class IstioRouter : IKubeRouter
         var service = canary.Manifest.Spec.Service;
         if (service?.Delegation == true && (service.Hosts is { Count: > 0 } || service.Gateways is { Count: > 0 }))
             return $"VirtualService {canary.ServiceName}.{canary.Namespace} cannot have hosts and gateways when delegation enabled";
-        if (canary.SessionAffinity is not null)
-            return $"cannot route {canary.Id}: session affinity (analysis.sessionAffinity) is not supported by the {Provider} router of the Kubernetes runtime";
+        if (RouterCapabilities.Refusal(canary, Provider) is { } refusal) return refusal;
         if (IsTcp(canary) && canary.Match.Count > 0)
             return $"cannot route {canary.Id}: A/B testing (analysis.match) is not supported by the {Provider} router for TCP services (appProtocol: tcp)";
         if (IsTcp(canary) && (canary.Mirror || mirrored))

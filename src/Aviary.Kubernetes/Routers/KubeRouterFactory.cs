@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-using System.Reflection;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
 using Aviary.Kubernetes.Client;
@@ -32,16 +30,11 @@ public sealed class KubeRouterFactory
     }
 
     /// <summary>The mesh and ingress providers it builds routers for (<c>kubernetes</c> is the Services alone).</summary>
-    public static IReadOnlyList<string> Providers { get; } =
+    public static IReadOnlyList<string> Routed { get; } =
     [
-        "linkerd", "osm", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "gatewayapi:v1beta1", "gatewayapi:v1", "istio", "nginx",
+        Providers.Linkerd, Providers.Osm, Providers.SmiV1Alpha1, Providers.SmiV1Alpha2, Providers.SmiV1Alpha3, Providers.GatewayApiV1Beta1,
+        Providers.GatewayApiV1, Providers.Istio, Providers.Nginx,
     ];
-
-    // Every name the Canary model accepts (Flagger's providers and Aviary's local ones), to tell "not here" from "unknown".
-    private static readonly HashSet<string> FlaggerProviders = new(
-        typeof(Core.Model.CanarySpec).GetProperty(nameof(Core.Model.CanarySpec.Provider))?.GetCustomAttribute<AllowedValuesAttribute>()?.Values
-            .OfType<string>() ?? [],
-        StringComparer.Ordinal);
 
     /// <summary>The router of <paramref name="canary"/>'s provider.</summary>
     public Outcome<IKubeRouter> Create(CanaryPolicy canary)
@@ -55,17 +48,17 @@ public sealed class KubeRouterFactory
     {
         var name = string.IsNullOrEmpty(provider) ? _options.DefaultProvider : provider;
         if (string.IsNullOrEmpty(name))
-            return Outcome<IKubeRouter>.Fail("spec.provider is empty and the operator has no default provider; set spec.provider to one of " + string.Join(", ", Providers));
+            return Outcome<IKubeRouter>.Fail("spec.provider is empty and the operator has no default provider; set spec.provider to one of " + string.Join(", ", Routed));
         switch (name)
         {
-            case "kubernetes":
+            case Providers.Kubernetes:
                 return Outcome<IKubeRouter>.Fail("provider 'kubernetes' has no routing object: the Services are its router (KubernetesServiceRouter)");
-            case "linkerd": return new SmiRouter(_client, SmiVersion.V1Alpha2, name, null, _logger);
-            case "osm": return new SmiRouter(_client, SmiVersion.V1Alpha2, name, "osm", _logger);
-            case "gatewayapi:v1beta1": return new GatewayApiRouter(_client, GatewayApiVersion.V1Beta1, _logger);
-            case "gatewayapi:v1": return new GatewayApiRouter(_client, GatewayApiVersion.V1, _logger);
-            case "istio": return new IstioRouter(_client, _logger);
-            case "nginx": return new NginxRouter(_client, _options.IngressAnnotationsPrefix, _logger);
+            case Providers.Linkerd: return new SmiRouter(_client, SmiVersion.V1Alpha2, name, null, _logger);
+            case Providers.Osm: return new SmiRouter(_client, SmiVersion.V1Alpha2, name, "osm", _logger);
+            case Providers.GatewayApiV1Beta1: return new GatewayApiRouter(_client, GatewayApiVersion.V1Beta1, _logger);
+            case Providers.GatewayApiV1: return new GatewayApiRouter(_client, GatewayApiVersion.V1, _logger);
+            case Providers.Istio: return new IstioRouter(_client, _logger);
+            case Providers.Nginx: return new NginxRouter(_client, _options.IngressAnnotationsPrefix, _logger);
         }
         // Flagger's smi:<version>[:<mesh>].
         var parts = name.Split(':');
@@ -80,9 +73,9 @@ public sealed class KubeRouterFactory
             };
             if (smi is { } v) return new SmiRouter(_client, v, name, parts.Length == 3 ? parts[2] : null, _logger);
         }
-        var known = FlaggerProviders.Contains(name);
+        var known = Providers.IsKnown(name);
         return Outcome<IKubeRouter>.Fail(known
-            ? $"provider '{name}' is not supported by the Kubernetes runtime (supported: {string.Join(", ", Providers)})"
-            : $"unknown provider '{name}' (the Kubernetes runtime supports {string.Join(", ", Providers)})");
+            ? $"provider '{name}' is not supported by the Kubernetes runtime (supported: {string.Join(", ", Routed)})"
+            : $"unknown provider '{name}' (the Kubernetes runtime supports {string.Join(", ", Routed)})");
     }
 }

@@ -35,10 +35,6 @@ public sealed class NginxRouter : IKubeRouter
 
     public string Provider => "nginx";
 
-    public bool SupportsMatch => true;
-
-    public bool SupportsMirror => false;
-
     private string CanaryKey => _prefix + "/canary";
 
     private string WeightKey => _prefix + "/canary-weight";
@@ -54,7 +50,7 @@ public sealed class NginxRouter : IKubeRouter
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
-        if ((Unsupported(canary, mirrored: false) ?? Headers(canary).Error) is { } error) return Outcome.Fail(error);
+        if ((RouterCapabilities.Refusal(canary, Provider) ?? Headers(canary).Error) is { } error) return Outcome.Fail(error);
         if (canary.Manifest.Spec.IngressRef is not { Name.Length: > 0 } reference)
             return Outcome.Fail($"cannot route {canary.Id}: ingress selector is empty (spec.ingressRef)");
         var main = await _ingresses.RequireAsync(canary.Namespace, reference.Name, cancellationToken).ConfigureAwait(false);
@@ -105,7 +101,7 @@ public sealed class NginxRouter : IKubeRouter
     public async ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
-        if ((Unsupported(canary, weights.Mirrored) ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
+        if ((RouterCapabilities.Refusal(canary, Provider, weights.Mirrored) ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
         var headers = Headers(canary);
         if (headers.Error is not null) return Outcome.Fail(headers.Error);
         if (canary.Manifest.Spec.IngressRef is not { Name.Length: > 0 } reference)
@@ -208,14 +204,5 @@ public sealed class NginxRouter : IKubeRouter
             }
         }
         return (new HeaderRule(header, exact, pattern, cookie), null);
-    }
-
-    private string? Unsupported(CanaryPolicy canary, bool mirrored)
-    {
-        if (canary.Mirror || mirrored)
-            return $"cannot route {canary.Id}: mirroring is not supported by the nginx router (analysis.mirror)";
-        if (canary.SessionAffinity is not null)
-            return $"cannot route {canary.Id}: session affinity (analysis.sessionAffinity) is not supported by the nginx router of the Kubernetes runtime";
-        return null;
     }
 }

@@ -60,14 +60,10 @@ public sealed class SmiRouter : IKubeRouter
 
     public string Provider { get; }
 
-    public bool SupportsMatch => false;
-
-    public bool SupportsMirror => false;
-
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
-        if (Unsupported(canary, mirrored: false) is { } error) return Outcome.Fail(error);
+        if (RouterCapabilities.Refusal(canary, Provider) is { } error) return Outcome.Fail(error);
         // A new split sends everything to the primary; an existing one keeps its weights.
         return await _splits.ApplyAsync(canary.Namespace, canary.ServiceName, create: true,
             current => Desire(canary, current, current is null ? RouteWeights.AllPrimary : RouterChecks.OrAllPrimary(ReadWeights(canary, current))),
@@ -84,7 +80,7 @@ public sealed class SmiRouter : IKubeRouter
     public async ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
-        if ((Unsupported(canary, weights.Mirrored) ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
+        if ((RouterCapabilities.Refusal(canary, Provider, weights.Mirrored) ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
         var result = await _splits.ApplyAsync(canary.Namespace, canary.ServiceName, create: false, current => Desire(canary, current, weights),
             cancellationToken).ConfigureAwait(false);
         if (result.Succeeded) KubeRouterLog.Routed(_logger, _splits.Kind, canary.ServiceName, canary.Namespace, weights.ToString());
@@ -140,16 +136,5 @@ public sealed class SmiRouter : IKubeRouter
         if ((p ?? 0) == 0 && (c ?? 0) == 0)
             return Outcome<RouteWeights>.Fail($"TrafficSplit {canary.ServiceName}.{canary.Namespace} does not contain routes for {primary} and {canaryName}");
         return new RouteWeights(p ?? 0, c ?? 0);
-    }
-
-    private string? Unsupported(CanaryPolicy canary, bool mirrored)
-    {
-        if (canary.Match.Count > 0)
-            return $"cannot route {canary.Id}: A/B testing (analysis.match) is not supported by the {Provider} router (a TrafficSplit splits by weight only)";
-        if (canary.Mirror || mirrored)
-            return $"cannot route {canary.Id}: mirroring is not supported by the {Provider} router (analysis.mirror; a TrafficSplit splits by weight only)";
-        if (canary.SessionAffinity is not null)
-            return $"cannot route {canary.Id}: session affinity (analysis.sessionAffinity) is not supported by the {Provider} router";
-        return null;
     }
 }

@@ -71,11 +71,11 @@ public sealed partial class LocalController : IAsyncDisposable
             (ns, name, _) => ValueTask.FromResult(Manifests.AlertProviders.GetValueOrDefault(ManifestSnapshot.Key(name, ns))),
             Secrets, new LogNotifier(loggers.CreateLogger("Aviary.Alerts")), loggers.CreateLogger("Aviary.Alerts"), time);
         _metrics = new MetricResolver(
-            new MetricResolverOptions { DefaultMetricsServer = options.MetricsServer, DefaultProvider = "builtin", RuntimeVariables = RuntimeVariables },
+            new MetricResolverOptions { DefaultMetricsServer = options.MetricsServer, DefaultProvider = Providers.Builtin, RuntimeVariables = RuntimeVariables },
             new BuiltinMetrics(Router),
             (ns, name, _) => ValueTask.FromResult(Manifests.MetricTemplates.GetValueOrDefault(ManifestSnapshot.Key(name, ns))),
             Secrets, time, loggers.CreateLogger<MetricResolver>());
-        Metrics = new CanaryMetrics(Version, "builtin", time);
+        Metrics = new CanaryMetrics(Version, Providers.Builtin, time);
         Ticked += u => Metrics.Record(u.Policy, u.Outcome,
             CanaryPhase.IsActive(u.Outcome.Status.Phase) ? Store.LastEventTime(u.Policy.Id, "New revision detected!") : null);
     }
@@ -94,7 +94,7 @@ public sealed partial class LocalController : IAsyncDisposable
 
     public StateStore Store { get; }
 
-    public IProxyRouter Router { get; }
+    public ProxyServer Router { get; }
 
     /// <summary>The API's base address, once started.</summary>
     public Uri? ApiUrl => _api?.Url;
@@ -225,16 +225,10 @@ public sealed partial class LocalController : IAsyncDisposable
     {
         if (policy.TargetKind != Core.Model.Workload.KindName)
             return $"the local runtime runs canaries of kind Workload (aviary.dev/v1alpha1); {policy.TargetKind} needs the Kubernetes operator";
-        if (policy.Provider is not ("" or "builtin" or "haproxy"))
+        // An unnamed provider is the built-in router, which can do everything; what a named one cannot do was refused by validation.
+        if (policy.Provider is not ("" or Providers.Builtin or Providers.HAProxy))
             return $"provider '{policy.Provider}' is not available in the local runtime (use builtin or haproxy, or leave it out)";
-        if (policy.Provider == "haproxy")
-        {
-            // The runtime API cannot change HAProxy's ACLs: refuse up front what the router would refuse at every tick.
-            if (policy.Match.Count > 0) return "A/B testing (analysis.match) is not supported by the haproxy router";
-            if (policy.Mirror) return "mirroring (analysis.mirror) is not supported by the haproxy router";
-            if (policy.SessionAffinity is not null) return "session affinity (analysis.sessionAffinity) is not supported by the haproxy router";
-            if (HAProxyAttachment(policy) is { Error: { } error }) return error;
-        }
+        if (policy.Provider == Providers.HAProxy && HAProxyAttachment(policy) is { Error: { } error }) return error;
         return null;
     }
 
@@ -258,7 +252,7 @@ public sealed partial class LocalController : IAsyncDisposable
     /// <summary>The router of a canary: the built-in proxy, the generated HAProxy (shared), or an attached HAProxy.</summary>
     private (IRouter Router, IBackendRegistry Registry) RouterFor(CanaryPolicy policy)
     {
-        if (policy.Provider != "haproxy") return (new BuiltinRouter(Router, _options.RouterBindAddress), Router);
+        if (policy.Provider != Providers.HAProxy) return (new BuiltinRouter(Router, _options.RouterBindAddress), Router);
         if (HAProxyAttachment(policy).Options is { } attach)
         {
             var attached = new HAProxyRouter(new HAProxyOptions { Attach = attach }, _time, _loggers);
@@ -288,7 +282,7 @@ public sealed partial class LocalController : IAsyncDisposable
         var workload = new LocalWorkload(policy, Target, registry, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
         var router = new PersistentRouter(inner, Store);
         // The statistical judge reads both arms from the built-in router's own counters (HAProxy: not yet).
-        var arms = policy.Provider == "haproxy" ? null : new BuiltinArmCounters(Router);
+        var arms = policy.Provider == Providers.HAProxy ? null : new BuiltinArmCounters(Router);
         var services = new SchedulerServices(workload, router, _metrics, _webhooks, _notifier, _time, arms);
         return new CanaryRunner(policy, workload, router, services, Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
     }

@@ -13,6 +13,6 @@ public sealed partial class LogNotifier(ILogger logger) : INotifier
         return ValueTask.CompletedTask;
     }
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "alert ({Severity}) {Canary}: {Message}")]
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "alert ({Severity}) {Canary}: {Message}")]
     private static partial void LogAlert(ILogger logger, string severity, string canary, string message);
 }

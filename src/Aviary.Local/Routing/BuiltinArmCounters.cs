@@ -1,5 +1,6 @@
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 
 namespace Aviary.Local.Routing;

@@ -1,5 +1,6 @@
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 
 namespace Aviary.Local.Routing;
@@ -11,13 +12,13 @@ namespace Aviary.Local.Routing;
 /// </summary>
 public sealed class BuiltinMetrics(IProxyRouter proxy) : IMetricProvider
 {
-    public const string Source = "builtin";
+    public const string Source = Providers.Builtin;
 
     public ValueTask<MetricSample> QueryAsync(CanaryPolicy canary, MetricCheck metric, CancellationToken cancellationToken)
     {
         if (!metric.IsBuiltin)
             return ValueTask.FromResult(MetricSample.Failed($"metric {metric.Name} needs a metrics provider (query or templateRef)", Source));
-        if (canary.Provider is not ("" or "builtin"))
+        if (canary.Provider is not ("" or Providers.Builtin))
             return ValueTask.FromResult(MetricSample.Failed(
                 $"the {canary.Provider} router's metrics come from Prometheus: set spec.metricsServer, or start the controller with --metrics-server", canary.Provider));
         var window = proxy.GetTraffic(canary.Id, BackendRole.Canary, metric.Interval);

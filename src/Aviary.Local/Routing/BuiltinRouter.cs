@@ -6,13 +6,9 @@ using Aviary.Routing.Proxy;
 namespace Aviary.Local.Routing;
 
 /// <summary><see cref="IRouter"/> over Aviary's built-in proxy: listens on the canary's <c>service.port</c>.</summary>
-public sealed class BuiltinRouter(IProxyRouter proxy, string bindAddress = "127.0.0.1") : IRouter, IRouterCapabilities
+public sealed class BuiltinRouter(IProxyRouter proxy, string bindAddress = "127.0.0.1") : IRouter
 {
     private bool _listening;
-
-    public bool SupportsMatch => true;
-
-    public bool SupportsMirror => true;
 
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {

@@ -1,10 +1,11 @@
-using Aviary.Core.Primitives;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Sockets;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
+using Aviary.Core.Primitives;
 using Aviary.Local.Store;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Microsoft.Extensions.Logging;
 
@@ -33,7 +34,8 @@ public sealed record InstanceInfo(string Id, string Revision, int Port, int Pid,
 public sealed partial class InstanceSet : IAsyncDisposable
 {
     private static readonly TimeSpan LoopPeriod = TimeSpan.FromMilliseconds(200);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+    /// <summary>The waits before restarting an instance that exited: 1 s, doubling up to 30 s.</summary>
+    private static readonly Backoff Restart = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
 
     private readonly string _canary;
     private readonly string _name;
@@ -222,7 +224,7 @@ public sealed partial class InstanceSet : IAsyncDisposable
                 i.LastError = $"exited with code {code}" + (last is null ? "" : $": {last}");
                 i.State = InstanceState.Exited;
                 i.Restarts++;
-                var backoff = TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, Math.Pow(2, Math.Min(10, i.Restarts - 1))));
+                var backoff = Restart.Delay(i.Restarts);
                 i.RestartAt = now + backoff;
                 Processes.Reap(i.Process?.Handle);
                 _store.DeleteInstance(i.Id);
@@ -357,7 +359,7 @@ public sealed partial class InstanceSet : IAsyncDisposable
             instance.State = InstanceState.Exited;
             instance.LastError = error;
             instance.Restarts++;
-            instance.RestartAt = instance.StartedAt + TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, Math.Pow(2, Math.Min(10, instance.Restarts - 1))));
+            instance.RestartAt = instance.StartedAt + Restart.Delay(instance.Restarts);
             LogStartFailed(_logger, instance.Id, error ?? "unknown error");
             return;
         }

@@ -2,6 +2,7 @@ using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
 using Aviary.Local.Store;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Microsoft.Extensions.Logging;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Aviary.Core.Abstractions;
+using TrafficProviders = Aviary.Core.Abstractions.Providers;
 
 namespace Aviary.Metrics.Observers;
 
@@ -22,7 +23,7 @@ namespace Aviary.Metrics.Observers;
 public sealed record ArmQueries(string Provider, string Requests, string ErrorMatcher, string Histogram, double[] Bounds)
 {
     /// <summary>Providers whose counters the judge can read from Prometheus.</summary>
-    public static IReadOnlyList<string> Providers { get; } = ["builtin", "istio", "linkerd"];
+    public static IReadOnlyList<string> Counted { get; } = [TrafficProviders.Builtin, TrafficProviders.Istio, TrafficProviders.Linkerd];
 
     private static readonly double[] LinkerdBounds =
         [1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
@@ -30,13 +31,13 @@ public sealed record ArmQueries(string Provider, string Requests, string ErrorMa
     private static readonly double[] IstioBounds =
         [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
-    private static readonly ArmQueries Linkerd = new("linkerd",
+    private static readonly ArmQueries Linkerd = new(TrafficProviders.Linkerd,
         "response_total{{namespace=\"{0}\", deployment=\"{1}\", direction=\"inbound\"",
         "classification=\"failure\"",
         "response_latency_ms_bucket{{namespace=\"{0}\", deployment=\"{1}\", direction=\"inbound\"",
         LinkerdBounds);
 
-    private static readonly ArmQueries Istio = new("istio",
+    private static readonly ArmQueries Istio = new(TrafficProviders.Istio,
         "istio_requests_total{{reporter=\"destination\", destination_workload_namespace=\"{0}\", destination_workload=\"{1}\"",
         "response_code=~\"5.*\"",
         "istio_request_duration_milliseconds_bucket{{reporter=\"destination\", destination_workload_namespace=\"{0}\", destination_workload=\"{1}\"",
@@ -45,11 +46,11 @@ public sealed record ArmQueries(string Provider, string Requests, string ErrorMa
     /// <summary>The counters of <paramref name="provider"/>, or an error naming the providers that have them.</summary>
     public static Outcome<ArmQueries> For(string provider) => provider switch
     {
-        "linkerd" => Linkerd,
-        "builtin" => Linkerd with { Provider = "builtin" },
-        "istio" => Istio,
+        TrafficProviders.Linkerd => Linkerd,
+        TrafficProviders.Builtin => Linkerd with { Provider = TrafficProviders.Builtin },
+        TrafficProviders.Istio => Istio,
         _ => Outcome<ArmQueries>.Fail(
-            $"the judge cannot read per-arm counters of provider '{provider}' from Prometheus (it can for {string.Join(", ", Providers)})"),
+            $"the judge cannot read per-arm counters of provider '{provider}' from Prometheus (it can for {string.Join(", ", Counted)})"),
     };
 
     /// <summary>The bucket bound that separates fast from slow for <paramref name="thresholdMs"/>.</summary>

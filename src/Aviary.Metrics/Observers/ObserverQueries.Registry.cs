@@ -1,4 +1,5 @@
 using Aviary.Core.Abstractions;
+using TrafficProviders = Aviary.Core.Abstractions.Providers;
 
 namespace Aviary.Metrics.Observers;
 
@@ -11,12 +12,8 @@ namespace Aviary.Metrics.Observers;
 /// </summary>
 public sealed partial record ObserverQueries
 {
-    /// <summary>Providers with built-in queries (prefix matches: <c>appmesh*</c>, <c>gloo*</c>, <c>gatewayapi*</c>).</summary>
-    public static IReadOnlyList<string> Providers { get; } =
-    [
-        "apisix", "appmesh", "builtin", "contour", "gatewayapi", "gloo", "haproxy", "istio", "knative", "kubernetes", "kuma", "linkerd",
-        "nginx", "osm", "skipper", "traefik",
-    ];
+    /// <summary>The providers (of <see cref="Core.Abstractions.Providers.All"/>) that have built-in queries.</summary>
+    public static IReadOnlyList<string> Queried => [.. TrafficProviders.All.Where(p => For(p).Succeeded)];
 
     /// <summary>The queries of <paramref name="provider"/>, or an error naming it.</summary>
     public static Outcome<ObserverQueries> For(string provider)
@@ -24,19 +21,19 @@ public sealed partial record ObserverQueries
         ArgumentNullException.ThrowIfNull(provider);
         switch (provider)
         {
-            case "linkerd": return Linkerd.Queries;
-            case "builtin": return Linkerd.Queries with { Provider = "builtin" };
-            case "istio": return Istio.Queries;
-            case "nginx": return Nginx.Queries;
-            case "contour": return Contour.Queries;
-            case "kuma": return Kuma.Queries;
-            case "haproxy": return HAProxy.Queries;
-            case "apisix": return Apisix.Queries;
-            case "knative": return Knative.Queries;
-            case "osm": return Osm.Queries;
-            case "skipper": return Skipper.Queries;
-            case "traefik": return Traefik.Queries;
-            case "kubernetes": return Http.Queries with { Provider = provider };
+            case TrafficProviders.Linkerd: return Linkerd.Queries;
+            case TrafficProviders.Builtin: return Linkerd.Queries with { Provider = TrafficProviders.Builtin };
+            case TrafficProviders.Istio: return Istio.Queries;
+            case TrafficProviders.Nginx: return Nginx.Queries;
+            case TrafficProviders.Contour: return Contour.Queries;
+            case TrafficProviders.Kuma: return Kuma.Queries;
+            case TrafficProviders.HAProxy: return HAProxy.Queries;
+            case TrafficProviders.Apisix: return Apisix.Queries;
+            case TrafficProviders.Knative: return Knative.Queries;
+            case TrafficProviders.Osm: return Osm.Queries;
+            case TrafficProviders.Skipper: return Skipper.Queries;
+            case TrafficProviders.Traefik: return Traefik.Queries;
+            case TrafficProviders.Kubernetes: return Http.Queries with { Provider = provider };
         }
         if (provider.StartsWith("gatewayapi", StringComparison.Ordinal)) return Http.Queries with { Provider = provider };
         if (provider.StartsWith("appmesh", StringComparison.Ordinal)) return AppMesh.Queries with { Provider = provider };
@@ -46,6 +43,6 @@ public sealed partial record ObserverQueries
                 $"provider {provider} has no built-in metric queries (Flagger would use Istio's): use a MetricTemplate, or the mesh's provider name");
         return Outcome<ObserverQueries>.Fail(provider.Length == 0
             ? "no provider given for the built-in metrics"
-            : $"unknown provider '{provider}' for the built-in metrics (known: {string.Join(", ", Providers)})");
+            : $"unknown provider '{provider}' for the built-in metrics (known: {string.Join(", ", Queried)})");
     }
 }

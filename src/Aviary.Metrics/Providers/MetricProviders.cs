@@ -23,8 +23,6 @@ public static class MetricProviders
     /// <summary>The types Aviary implements.</summary>
     public static IReadOnlyList<string> Implemented { get; } = [.. Factories.Keys.Order(StringComparer.Ordinal)];
 
-    public static bool IsImplemented(string type) => Factories.ContainsKey(type);
-
     /// <summary>The provider of <paramref name="context"/>'s type, or an error naming the type.</summary>
     public static Outcome<IMetricQueryProvider> Create(MetricProviderContext context)
     {

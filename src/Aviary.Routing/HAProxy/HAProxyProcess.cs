@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Aviary.Core.Abstractions;
+using Aviary.Core.Primitives;
 using Microsoft.Extensions.Logging;
 
 namespace Aviary.Routing.HAProxy;
@@ -195,13 +196,16 @@ internal sealed class HAProxyProcess : IAsyncDisposable
 
     private async Task SuperviseAsync(CancellationToken stopping)
     {
-        var delay = _options.RestartDelay;
+        // The wait before a restart doubles while starts fail, up to MaxRestartDelay.
+        var backoff = new Backoff(_options.RestartDelay, MaxRestartDelay);
+        var failedStarts = 0;
         while (!stopping.IsCancellationRequested)
         {
             var process = _process;
             try
             {
                 if (process is not null) await process.WaitForExitAsync(stopping).ConfigureAwait(false);
+                var delay = backoff.Delay(failedStarts + 1);
                 if (process is not null && !_stopping.IsCancellationRequested)
                     HAProxyLog.Died(_logger, process.ExitCode, RecentOutput(), delay);
                 await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
@@ -220,12 +224,12 @@ internal sealed class HAProxyProcess : IAsyncDisposable
                 if (!started.Succeeded)
                 {
                     HAProxyLog.RestartFailed(_logger, started.Error!);
-                    delay = TimeSpan.FromTicks(Math.Min(MaxRestartDelay.Ticks, delay.Ticks * 2));
+                    failedStarts++;
                     _process = null;
                     continue;
                 }
                 Interlocked.Increment(ref _restarts);
-                delay = _options.RestartDelay;
+                failedStarts = 0;
                 await _onRestarted(stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -237,7 +241,7 @@ internal sealed class HAProxyProcess : IAsyncDisposable
                 HAProxyLog.SupervisorError(_logger, e);
                 try
                 {
-                    await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
+                    await Task.Delay(backoff.Delay(failedStarts + 1), _time, stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

@@ -30,7 +30,7 @@ namespace Aviary.Routing.HAProxy;
 /// <para><see cref="SetEndpoints"/> returns at once and applies in the background; <see cref="DrainAsync"/>,
 /// <see cref="SetRoutesAsync"/>, <see cref="GetRoutesAsync"/> and <see cref="FlushAsync"/> first wait for it.</para>
 /// </summary>
-public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabilities, IAsyncDisposable
+public sealed class HAProxyRouter : IRouter, IBackendRegistry, IAsyncDisposable
 {
     private readonly HAProxyOptions _options;
     private readonly TimeProvider _time;
@@ -95,12 +95,6 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
 
     /// <summary>A runtime API client on <see cref="SocketPath"/>, for diagnostics.</summary>
     public RuntimeApiClient RuntimeApi => _api;
-
-    /// <summary>False: the runtime API cannot change the ACLs that header matching would need.</summary>
-    public bool SupportsMatch => false;
-
-    /// <summary>False: HAProxy 2.6 has no request mirroring that the runtime API could turn on.</summary>
-    public bool SupportsMirror => false;
 
     /// <summary>
     /// The label values of HAProxy's Prometheus metrics for <paramref name="service"/>: in generate mode
@@ -174,9 +168,7 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
     public async ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
-        if (weights.Mirrored)
-            return Outcome.Fail($"cannot route {canary.Id}: mirroring is not supported by the haproxy router");
-        if (Unsupported(canary) is { } unsupported) return Outcome.Fail(unsupported);
+        if (Unsupported(canary, weights.Mirrored) is { } unsupported) return Outcome.Fail(unsupported);
         if (weights.Primary is < 0 or > 100 || weights.Canary is < 0 or > 100 || weights.Primary + weights.Canary != 100)
             return Outcome.Fail($"cannot route {canary.Id}: weights {weights} do not add up to 100");
         if (Get(canary.Id) is not { Registered: true } state) return Outcome.Fail(NotReconciled(canary.Id));
@@ -206,16 +198,9 @@ public sealed class HAProxyRouter : IRouter, IBackendRegistry, IRouterCapabiliti
     public ValueTask<Outcome> FinalizeAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
         SetRoutesAsync(canary, RouteWeights.AllPrimary, cancellationToken);
 
-    private static string? Unsupported(CanaryPolicy canary)
-    {
-        if (canary.Strategy == DeploymentStrategy.ABTesting)
-            return $"cannot route {canary.Id}: A/B testing (analysis.match) is not supported by the haproxy router (the runtime API cannot change ACLs)";
-        if (canary.Mirror)
-            return $"cannot route {canary.Id}: mirroring (analysis.mirror) is not supported by the haproxy router";
-        if (canary.SessionAffinity is not null)
-            return $"cannot route {canary.Id}: session affinity (analysis.sessionAffinity) is not supported by the haproxy router";
-        return null;
-    }
+    // The runtime API cannot change the ACLs that header matching or session affinity would need, and HAProxy 2.6 has no
+    // request mirroring it could turn on: RouterCapabilities lists haproxy as weights only.
+    private static string? Unsupported(CanaryPolicy canary, bool mirrored = false) => RouterCapabilities.Refusal(canary, Providers.HAProxy, mirrored);
 
     private string NotReconciled(string service) => _options.Mode == HAProxyMode.Attach && Get(service) is null
         ? $"the haproxy router has no backend configured for {service}"

@@ -3,21 +3,12 @@ using Aviary.Core.Model;
 
 namespace Aviary.Routing.Proxy;
 
-public enum BackendRole
-{
-    Primary,
-    Canary,
-}
-
 /// <summary>
 /// A service the router listens for. <see cref="Service"/> is the key used by every other call (the canary's
 /// <c>name.namespace</c>); <see cref="Namespace"/> and <see cref="Target"/> label the metrics (Linkerd's
 /// <c>deployment</c> label is <c>Target</c> for the canary and <c>Target-primary</c> for the primary).
 /// </summary>
 public sealed record ServiceBinding(string Service, string Namespace, string Target, int Port, string BindAddress = "127.0.0.1");
-
-/// <summary>One instance behind the router: a stable id (for metrics and draining) and its address.</summary>
-public sealed record BackendEndpoint(string Id, Uri Address);
 
 /// <summary>
 /// The routing of one service, swapped as a whole (a weight change is atomic).
@@ -70,28 +61,9 @@ public interface IProxyRouter : IBackendRegistry, IAsyncDisposable
 
     RouteConfig GetRoute(string service);
 
-
     /// <summary>Traffic of one backend over the last <paramref name="window"/>, for the built-in metrics.</summary>
     TrafficWindow GetTraffic(string service, BackendRole role, TimeSpan window);
 
     /// <summary>Everything one backend has answered since the service started listening (cumulative, like a counter).</summary>
     TrafficWindow GetTotals(string service, BackendRole role);
-
-    /// <summary>Writes every counter and histogram in Prometheus text exposition format 0.0.4.</summary>
-    void WriteMetrics(TextWriter writer);
-}
-
-/// <summary>
-/// Where a workload publishes the instances behind a router (the built-in proxy's pools, HAProxy's server slots):
-/// only ready instances are published, and a removed instance is drained before it is stopped.
-/// </summary>
-public interface IBackendRegistry
-{
-    /// <summary>Replaces the endpoints of one backend; removed endpoints get no new requests.</summary>
-    void SetEndpoints(string service, BackendRole role, IReadOnlyList<BackendEndpoint> endpoints);
-
-    IReadOnlyList<BackendEndpoint> GetEndpoints(string service, BackendRole role);
-
-    /// <summary>Waits until endpoint <paramref name="endpointId"/> has no request in flight (call after removing it). False on timeout.</summary>
-    Task<bool> DrainAsync(string service, string endpointId, TimeSpan timeout, CancellationToken cancellationToken);
 }

@@ -1,10 +1,10 @@
-using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using Aviary.Core.Primitives;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Aviary.Core.Tests.Primitives;
 
-/// <summary>The one helper for each small concept: listen addresses, bearer tokens, truncated SHA-256.</summary>
+/// <summary>The one helper for each small concept: listen addresses, bearer tokens, truncated SHA-256, deadlines, backoff.</summary>
 public sealed class SmallConceptsTests
 {
     [Theory]
@@ -81,5 +81,30 @@ public sealed class SmallConceptsTests
         outer.Cancel();
         Assert.True(deadline.IsCancellationRequested);
         Assert.False(deadline.Expired);
+    }
+
+    [Fact]
+    public void Backoff_DoublesFromFirst_UpToMax()
+    {
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(8));
+
+        Assert.Equal([0, 250, 500, 1000, 2000, 4000, 8000, 8000], Enumerable.Range(0, 8).Select(n => (int)backoff.Delay(n).TotalMilliseconds));
+        // A long run of failures does not overflow.
+        Assert.Equal(TimeSpan.FromSeconds(8), backoff.Delay(100_000));
+    }
+
+    [Fact]
+    public void Backoff_Jitter_LengthensByAtMostItsFraction()
+    {
+        var backoff = new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4), Factor: 2, Jitter: 0.5);
+        var random = new Random(7);
+
+        foreach (var n in Enumerable.Range(1, 50))
+        {
+            var plain = backoff with { Jitter = 0 };
+            var delay = backoff.Delay(n, random);
+            Assert.InRange(delay, plain.Delay(n), plain.Delay(n) * 1.5);
+        }
+        Assert.Equal(TimeSpan.FromSeconds(2), backoff.Delay(2));
     }
 }

@@ -51,9 +51,9 @@ public sealed class SchemaValidatorTests
     }
 
     [Theory]
-    [InlineData("provider: istoi", "spec.provider: must be one of apisix, appmesh, appmesh:v1beta2, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, knative, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik, haproxy, builtin (got 'istoi'); did you mean istio?")]
-    [InlineData("provider: zzz", "spec.provider: must be one of apisix, appmesh, appmesh:v1beta2, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, knative, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik, haproxy, builtin (got 'zzz')")]
-    [InlineData("provider: Istio", "spec.provider: must be one of apisix, appmesh, appmesh:v1beta2, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, knative, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik, haproxy, builtin (got 'Istio'); did you mean istio?")]
+    [InlineData("provider: istoi", "spec.provider: must be one of apisix, appmesh, appmesh:v1beta2, builtin, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, haproxy, istio, knative, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik (got 'istoi'); did you mean istio?")]
+    [InlineData("provider: zzz", "spec.provider: must be one of apisix, appmesh, appmesh:v1beta2, builtin, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, haproxy, istio, knative, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik (got 'zzz')")]
+    [InlineData("provider: Istio", "spec.provider: must be one of apisix, appmesh, appmesh:v1beta2, builtin, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, haproxy, istio, knative, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik (got 'Istio'); did you mean istio?")]
     public void Validate_EnumValueNotAllowed_IsErrorWithSuggestion(string specExtra, string expected)
     {
         Assert.Equal([expected], ReadOne(Canary(specExtra: specExtra)).Errors());

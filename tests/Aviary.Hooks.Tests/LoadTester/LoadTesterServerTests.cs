@@ -51,13 +51,6 @@ public sealed class LoadTesterServerTests : IAsyncDisposable
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    /// <summary>Waits for something that happens on another thread; the bound only keeps a broken test from hanging.</summary>
-    private static async Task Eventually(Func<bool> condition, string what)
-    {
-        for (var i = 0; i < 600 && !condition(); i++) await Task.Delay(50);
-        Assert.True(condition(), $"never happened: {what}");
-    }
-
     [Fact]
     public async Task Gates_EveryRoute_AnswersAsFlaggersLoadTester()
     {
@@ -115,16 +108,16 @@ public sealed class LoadTesterServerTests : IAsyncDisposable
         var command = Command($"curl -s {target.Url("/hold")}");
 
         Assert.Equal((HttpStatusCode.Accepted, "command started"), await PostAsync(server, "/", command));
-        await Eventually(() => target.Requests.Count == 1, "curl reached the target");
+        await Eventually.True(() => target.Requests.Count == 1, what: "curl reached the target");
         Assert.Equal((HttpStatusCode.Accepted, "command already running"), await PostAsync(server, "/", command));
         Assert.Equal(1, server.TotalExecutions);
         Assert.Equal(1, server.RunningCommands);
 
         target.Release();
-        await Eventually(() => server.RunningCommands == 0, "curl ended");
+        await Eventually.True(() => server.RunningCommands == 0, what: "curl ended");
         Assert.Equal((HttpStatusCode.Accepted, "command started"), await PostAsync(server, "/", command));
         Assert.Equal(2, server.TotalExecutions);
-        await Eventually(() => target.Requests.Count == 2, "curl ran again");
+        await Eventually.True(() => target.Requests.Count == 2, what: "curl ran again");
     }
 
     [Fact]
@@ -134,7 +127,7 @@ public sealed class LoadTesterServerTests : IAsyncDisposable
         target.Respond = (_, _) => (null, "");
         var server = await StartAsync();
         await PostAsync(server, "/", Command($"curl -s {target.Url("/hold")}"));
-        await Eventually(() => target.Requests.Count == 1, "curl reached the target");
+        await Eventually.True(() => target.Requests.Count == 1, what: "curl reached the target");
 
         await server.StopAsync(CancellationToken.None);
 
@@ -269,7 +262,7 @@ public sealed class LoadTesterServerTests : IAsyncDisposable
 
         Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(server, "/", Command($"hey -n 3 -c 1 {target.Url("/")}"))).Status);
 
-        await Eventually(() => server.RunningCommands == 0 && target.Requests.Count == 3, "the load ran");
+        await Eventually.True(() => server.RunningCommands == 0 && target.Requests.Count == 3, what: "the load ran");
         Assert.Contains("command finished hey -n 3", _logs.Text, StringComparison.Ordinal);
     }
 
@@ -357,7 +350,7 @@ public sealed class LoadTesterServerTests : IAsyncDisposable
         using var stop = new CancellationTokenSource();
 
         var run = server.RunAsync(stop.Token);
-        await Eventually(() => server.Address is not null, "the server listens");
+        await Eventually.True(() => server.Address is not null, what: "the server listens");
         Assert.Equal((HttpStatusCode.OK, "OK"), await PostAsync(server, "/gate/approve", Payload()));
         await stop.CancelAsync();
         await run;

@@ -124,7 +124,7 @@ public sealed class HttpWebhookClientTests : IDisposable
     {
         Assert.Equal(
             [0, 250, 500, 1000, 2000, 4000, 8000, 8000],
-            Enumerable.Range(0, 8).Select(a => (int)HttpWebhookClient.Backoff(a).TotalMilliseconds));
+            Enumerable.Range(0, 8).Select(a => (int)HttpWebhookClient.Retry.Delay(a).TotalMilliseconds));
     }
 
     [Fact]

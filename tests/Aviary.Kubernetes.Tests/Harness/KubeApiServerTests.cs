@@ -10,12 +10,11 @@ public sealed class KubeApiServerTests(KubeApiServerFixture fixture)
     private KubeApiServer Server => fixture.Server;
 
     [Fact]
-    public async Task StartAsync_RealServer_ServesVersion120AndStartsQuickly()
+    public async Task StartAsync_RealServer_ServesVersion120()
     {
         var (status, body) = await Server.RequestAsync(HttpMethod.Get, "/version");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("v1.20.2", JsonNode.Parse(body)!["gitVersion"]!.GetValue<string>());
-        Assert.True(Server.StartupTime < TimeSpan.FromSeconds(30), $"startup took {Server.StartupTime}");
     }
 
     [Fact]

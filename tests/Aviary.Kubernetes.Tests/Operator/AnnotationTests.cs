@@ -63,7 +63,7 @@ public sealed class AnnotationTests(OperatorCluster cluster)
 
         bed.ReleaseDeployment("podinfo");
         await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(60));
-        Assert.Contains($"Promotion of podinfo.{bed.Namespace} requested by carol: the analysis passed, promoting now", bed.EventMessages());
+        await bed.WaitForEventAsync($"Promotion of podinfo.{bed.Namespace} requested by carol: the analysis passed, promoting now");
         Assert.Single(bed.EventMessages(), m => m == "Promote requested by carol");
         Assert.Null(await RolloutManifests.AnnotationAsync(bed, Action));
     }
@@ -78,7 +78,7 @@ public sealed class AnnotationTests(OperatorCluster cluster)
         await bed.KubectlAsync("annotate", "canary/podinfo", $"{Action}=abort", $"{ActionBy}=alice");
         var failed = await bed.WaitForCanaryPhaseAsync("podinfo", "Failed", TimeSpan.FromSeconds(60));
         var id = "podinfo." + bed.Namespace;
-        Assert.Contains($"Rolling back {id} abort requested by alice", bed.EventMessages());
+        await bed.WaitForEventAsync($"Rolling back {id} abort requested by alice");
         await bed.WaitForWeightsAsync(100, 0, TimeSpan.FromSeconds(30));
         await bed.WaitUntilAsync(async () => (await bed.RequireAsync("apps/v1", "deployments/podinfo"))["spec"]!["replicas"]!.GetValue<int>() == 0,
             TimeSpan.FromSeconds(30), "the target scaled to zero");
@@ -111,8 +111,8 @@ public sealed class AnnotationTests(OperatorCluster cluster)
         await bed.WaitUntilAsync(async () => await RolloutManifests.AnnotationAsync(bed, "aviary.dev/paused") == "true"
             && await RolloutManifests.AnnotationAsync(bed, Action) is null, TimeSpan.FromSeconds(30), "the canary paused");
         var held = await RolloutManifests.CanaryWeightAsync(bed);
-        // Several analysis intervals pass without a step.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // Several ticks pass without a step.
+        await bed.TicksPassAsync(3);
         Assert.Equal(held, await RolloutManifests.CanaryWeightAsync(bed));
         Assert.Equal("Progressing", await bed.CanaryPhaseAsync());
 

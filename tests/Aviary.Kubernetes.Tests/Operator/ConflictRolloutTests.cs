@@ -65,7 +65,7 @@ public sealed class ConflictRolloutTests(OperatorCluster cluster)
         Assert.Contains(final["metadata"]!["finalizers"]!.AsArray(), f => f!.GetValue<string>() == "finalizer.aviary.dev");
         Assert.Equal("Succeeded", final["status"]!["phase"]!.GetValue<string>());
         Assert.Equal(0, final["status"]!["canaryWeight"]!.GetValue<int>());
-        RolloutManifests.AssertOneRollout(bed);
+        await RolloutManifests.AssertOneRolloutAsync(bed);
         splits.AssertSteppedUpThenBack(maxWeight: 50, step: 10);
     }
 }

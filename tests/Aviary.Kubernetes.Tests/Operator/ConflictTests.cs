@@ -239,7 +239,7 @@ public sealed class ConflictTests(KubeApiServerFixture fixture)
             {
                 var line = formatter(state, exception);
                 owner.Lines.Enqueue($"{logLevel} {category}[{eventId.Id}] {line}");
-                if (category == "Aviary.Kubernetes.Client" && eventId.Id == 4) Interlocked.Increment(ref owner._conflicts);
+                if (category == "Aviary.Kubernetes.Client" && eventId.Name == "ConflictRetry") Interlocked.Increment(ref owner._conflicts);
                 if (logLevel >= LogLevel.Warning) Interlocked.Increment(ref owner._errors);
             }
         }

@@ -1,3 +1,4 @@
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 
 namespace Aviary.Kubernetes.Tests.Operator;

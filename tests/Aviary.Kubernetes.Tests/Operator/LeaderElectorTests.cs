@@ -17,8 +17,6 @@ namespace Aviary.Kubernetes.Tests.Operator;
 [Collection(KubeCollection.Name)]
 public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposable
 {
-    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
-
     private readonly KubeClient _client = new(KubeClientConfig.FromKubeconfig(fixture.Server.AdminKubeconfig));
 
     private KubeApiServer Server => fixture.Server;
@@ -182,13 +180,13 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
         using var client = new KubeClient(KubeClientConfig.FromKubeconfig(Server.WriteKubeconfig("elector-" + ns, token)));
         var clock = new ManualTime();
         var a = Elector(ns, "replica-a", clock, client);
-        await WaitUntilAsync(async () => await a.TryAcquireOrRenewAsync(CancellationToken.None), "the ServiceAccount acquires the lease");
+        await Eventually.True(async () => await a.TryAcquireOrRenewAsync(CancellationToken.None), what: "the ServiceAccount acquires the lease");
         Assert.True(a.IsLeader);
 
         // The API server now refuses the renewals (the binding is gone).
         await Server.KubectlAsync("delete", "rolebinding", "leases", "-n", ns);
-        await WaitUntilAsync(async () => (await client.Resource(KubeResources.Leases).GetAsync(ns, "aviary-leader")).Error?.Reason == KubeErrorReason.Forbidden,
-            "RBAC refuses the ServiceAccount");
+        await Eventually.True(async () => (await client.Resource(KubeResources.Leases).GetAsync(ns, "aviary-leader")).Error?.Reason == KubeErrorReason.Forbidden,
+            what: "RBAC refuses the ServiceAccount");
         clock.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(LeaseRound.Failed, await a.TryAcquireOrRenewRoundAsync(CancellationToken.None));
         Assert.True(a.IsLeader); // still within the renew deadline of the last successful renewal
@@ -219,7 +217,7 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
         using var stopA = new CancellationTokenSource();
         using var stopB = new CancellationTokenSource();
         var runA = a.RunAsync(stopA.Token);
-        await WaitUntilAsync(() => Task.FromResult(a.IsLeader), "replica-a leads");
+        await Eventually.True(() => a.IsLeader, what: "replica-a leads");
         var runB = b.RunAsync(stopB.Token);
         var both = 0;
         using var watch = new CancellationTokenSource();
@@ -235,7 +233,7 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
         }, CancellationToken.None);
         try
         {
-            await WaitUntilAsync(() => Task.FromResult(b.ObservedHolder == "replica-a"), "replica-b sees replica-a's lease");
+            await Eventually.True(() => b.ObservedHolder == "replica-a", what: "replica-b sees replica-a's lease");
             var before = await LeaseAsync(ns);
             Assert.Equal("replica-a", Holder(before));
 
@@ -248,7 +246,7 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
             var last = await LeaseAsync(ns);
             Assert.Equal("replica-a", Holder(last));
 
-            await WaitUntilAsync(() => Task.FromResult(b.IsLeader), "replica-b takes over");
+            await Eventually.True(() => b.IsLeader, what: "replica-b takes over");
             var after = await LeaseAsync(ns);
             Assert.Equal("replica-b", Holder(after));
             Assert.Equal(1, after["spec"]!["leaseTransitions"]!.GetValue<int>());
@@ -282,15 +280,15 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
         using var stopA = new CancellationTokenSource();
         using var stopB = new CancellationTokenSource();
         var runA = a.RunAsync(stopA.Token);
-        await WaitUntilAsync(() => Task.FromResult(a.IsLeader), "replica-a leads");
+        await Eventually.True(() => a.IsLeader, what: "replica-a leads");
         var runB = b.RunAsync(stopB.Token);
         try
         {
-            await WaitUntilAsync(() => Task.FromResult(b.ObservedHolder == "replica-a"), "replica-b sees replica-a's lease");
+            await Eventually.True(() => b.ObservedHolder == "replica-a", what: "replica-b sees replica-a's lease");
             await stopA.CancelAsync();
             await runA;
             Assert.False(a.IsLeader);
-            await WaitUntilAsync(() => Task.FromResult(b.IsLeader), "replica-b takes over the released lease");
+            await Eventually.True(() => b.IsLeader, what: "replica-b takes over the released lease");
             Assert.Equal("replica-b", Holder(await LeaseAsync(ns)));
         }
         finally
@@ -300,15 +298,5 @@ public sealed class LeaderElectorTests(KubeApiServerFixture fixture) : IDisposab
         }
         // b released too.
         Assert.Null(Holder(await LeaseAsync(ns)));
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        using var limit = new CancellationTokenSource(WaitLimit, TimeProvider.System);
-        while (!await condition())
-        {
-            if (limit.IsCancellationRequested) Assert.Fail($"timed out waiting until {what}");
-            await Task.Delay(50, CancellationToken.None);
-        }
     }
 }

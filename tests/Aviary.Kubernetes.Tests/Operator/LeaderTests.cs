@@ -62,7 +62,7 @@ public sealed class LeaderTests(OperatorCluster cluster)
 
         var primary = await bed.RequireAsync("apps/v1", "deployments/podinfo-primary");
         Assert.Equal("ghcr.io/stefanprodan/podinfo:6.0.1", primary["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
-        RolloutManifests.AssertOneRollout(bed);
+        await RolloutManifests.AssertOneRolloutAsync(bed);
         splits.AssertSteppedUpThenBack(maxWeight: 50, step: 10);
     }
 
@@ -90,7 +90,7 @@ public sealed class LeaderTests(OperatorCluster cluster)
         await bed.StopOperatorAsync(leader);
         Assert.Equal(standby, await bed.WaitForLeaderAsync(TimeSpan.FromSeconds(30)));
         await bed.WaitForCanaryPhaseAsync("podinfo", "Succeeded", TimeSpan.FromSeconds(60));
-        RolloutManifests.AssertOneRollout(bed);
+        await RolloutManifests.AssertOneRolloutAsync(bed);
         splits.AssertSteppedUpThenBack(maxWeight: 50, step: 10);
     }
 

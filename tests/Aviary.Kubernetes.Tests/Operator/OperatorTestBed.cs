@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Aviary.Kubernetes.Client;
 using Aviary.Kubernetes.Operator;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Aviary.TestKit;
 using Microsoft.Extensions.Logging;
@@ -392,16 +393,18 @@ public sealed class OperatorTestBed : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds (polling every 200 ms); on timeout fails with <see cref="DescribeAsync"/>.</summary>
-    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, string canary = "podinfo")
+    public Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, string canary = "podinfo") =>
+        Eventually.True(condition, timeout, () => DescribeAsync(canary), TimeSpan.FromMilliseconds(200), what);
+
+    /// <summary>
+    /// Waits until the running replicas have ticked <paramref name="canary"/> <paramref name="count"/> more times: how a test
+    /// shows that nothing happens.
+    /// </summary>
+    public Task TicksPassAsync(int count, string canary = "podinfo")
     {
-        ArgumentNullException.ThrowIfNull(condition);
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-                throw new TimeoutException($"no {what} within {timeout.TotalSeconds:0}s\n{await DescribeAsync(canary)}");
-            await Task.Delay(200);
-        }
+        long Ticks() => _replicas.Sum(r => r.Host?.Metrics.Ticks($"{canary}.{Namespace}") ?? 0);
+        var from = Ticks();
+        return WaitUntilAsync(() => Task.FromResult(Ticks() >= from + count), TimeSpan.FromMinutes(1), $"{count} more ticks of {canary}", canary);
     }
 
     /// <summary>Waits until the mesh's routing object has the weights (primary, canary); returns the routing.</summary>

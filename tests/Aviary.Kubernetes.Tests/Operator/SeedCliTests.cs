@@ -70,7 +70,8 @@ public sealed class SeedCliTests(OperatorCluster cluster)
             await bed.ApplyAsync(SeedTests.PodinfoYaml());
             await bed.ApplyAsync(SeedTests.LinkerdCanaryYaml().Replace("spec:\n", "spec:\n  provider: linkerd\n", StringComparison.Ordinal));
             await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
-            Assert.Contains($"Initialization done! podinfo.{bed.Namespace}", bed.EventMessages());
+            // Events arrive by watch, after the status the phase was read from.
+            await bed.WaitForEventAsync($"Initialization done! podinfo.{bed.Namespace}");
             Assert.Equal("cli-0", await bed.LeaderAsync());
             var metrics = await http.GetStringAsync(new Uri(url, "/metrics"));
             Assert.Contains(metrics.Split('\n'), l => l.StartsWith("flagger_canary_status{", StringComparison.Ordinal)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 
 namespace Aviary.Kubernetes.Tests.Operator;

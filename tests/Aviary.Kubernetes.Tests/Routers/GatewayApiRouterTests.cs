@@ -52,8 +52,6 @@ public sealed class GatewayApiRouterTests(KubeApiServerFixture fixture)
         Assert.Equal("disabled", annotations["kustomize.toolkit.fluxcd.io/reconcile"]!.GetValue<string>());
         Assert.Equal("disabled", annotations["helm.toolkit.fluxcd.io/driftDetection"]!.GetValue<string>());
         Assert.Equal(RouteWeights.AllPrimary, RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
-        Assert.True(router.SupportsMatch);
-        Assert.True(router.SupportsMirror);
     }
 
     [Theory]

@@ -54,8 +54,6 @@ public sealed class IstioRouterTests(KubeApiServerFixture fixture)
         Assert.Equal("apex", vs["metadata"]!["annotations"]!["note"]!.GetValue<string>());
         Assert.Equal("disabled", vs["metadata"]!["annotations"]!["kustomize.toolkit.fluxcd.io/reconcile"]!.GetValue<string>());
         Assert.Equal(RouteWeights.AllPrimary, RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
-        Assert.True(router.SupportsMatch);
-        Assert.True(router.SupportsMirror);
     }
 
     [Fact]

@@ -36,7 +36,8 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         var created = new KubeRouterFactory(client).Create(Provider);
         Assert.True(created.Succeeded, created.Error);
 
-        Assert.Equal(Expected, (created.Value!.SupportsMatch, created.Value.SupportsMirror));
+        var capabilities = RouterCapabilities.Of(created.Value!.Provider);
+        Assert.Equal(Expected, (capabilities.Match, capabilities.Mirror));
     }
 
     protected override async Task<IRouterUnderTest> StartRouterAsync(CanaryPolicy canary)
@@ -142,8 +143,6 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         public IRouter Router => this;
 
         public IBackendRegistry Registry => proxy;
-
-        public IRouterCapabilities Capabilities => router;
 
         public Uri Address => proxy.Address;
 

@@ -86,8 +86,6 @@ public sealed class NginxRouterTests(KubeApiServerFixture fixture)
         Assert.Equal("podinfo", mainAfter["spec"]!["rules"]![0]!["http"]!["paths"]![0]!["backend"]!["service"]!["name"]!.GetValue<string>());
         Assert.Null(mainAfter["metadata"]!["ownerReferences"]);
         Assert.Equal(RouteWeights.AllPrimary, RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
-        Assert.True(router.SupportsMatch);
-        Assert.False(router.SupportsMirror);
     }
 
     [Theory]

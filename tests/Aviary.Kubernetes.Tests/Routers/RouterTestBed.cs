@@ -71,7 +71,7 @@ internal sealed class RouterTestBed : IDisposable
         await Server.ApplyAsync(yaml);
         var uid = (await Server.KubectlAsync("get", "canary", "podinfo", "-n", Namespace, "-o", "jsonpath={.metadata.uid}")).Trim();
         Assert.False(string.IsNullOrEmpty(uid));
-        var policy = SchedulerHarness.Compile(yaml);
+        var policy = SchedulerHarness.CompileForRouter(yaml);
         return policy with { Manifest = policy.Manifest with { Metadata = policy.Manifest.Metadata with { Uid = uid } } };
     }
 

@@ -30,8 +30,6 @@ public sealed class SmiRouterTests(KubeApiServerFixture fixture)
         Assert.Equal(V1Alpha2, split["apiVersion"]!.GetValue<string>());
         DeploymentWorkloadTests.AssertOwnedBy(split, canary);
         Assert.Equal(RouteWeights.AllPrimary, RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
-        Assert.False(router.SupportsMatch);
-        Assert.False(router.SupportsMirror);
     }
 
     [Fact]

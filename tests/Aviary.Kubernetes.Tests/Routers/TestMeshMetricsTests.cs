@@ -4,6 +4,7 @@ using Aviary.Core.Policy;
 using Aviary.Kubernetes.Tests.Harness;
 using Aviary.Metrics.Observers;
 using Aviary.Metrics.Templates;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Aviary.TestKit;
 

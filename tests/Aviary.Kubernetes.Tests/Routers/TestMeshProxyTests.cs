@@ -1,6 +1,7 @@
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
 using Aviary.Kubernetes.Tests.Harness;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Aviary.Routing.Tests.Proxy;
 using Aviary.TestKit;

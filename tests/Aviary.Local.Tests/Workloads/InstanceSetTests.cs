@@ -1,9 +1,10 @@
-using Aviary.TestKit;
 using System.Diagnostics;
 using Aviary.Core.Model;
 using Aviary.Local.Store;
 using Aviary.Local.Workloads;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
+using Aviary.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Aviary.Local.Tests.Workloads;
@@ -33,15 +34,8 @@ public sealed class InstanceSetTests : IAsyncLifetime
         TerminationGracePeriodSeconds = 5,
     };
 
-    private async Task WaitAsync(Func<bool> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException(what + ": " + string.Join("; ", _set.Snapshot()));
-            await Task.Delay(100);
-        }
-    }
+    private Task WaitAsync(Func<bool> condition, string what) =>
+        Eventually.True(condition, TimeSpan.FromSeconds(60), () => string.Join("; ", _set.Snapshot()), what: what);
 
     [Fact]
     public async Task Reconcile_TwoReplicas_StartsThemAndPublishesReadyEndpoints()

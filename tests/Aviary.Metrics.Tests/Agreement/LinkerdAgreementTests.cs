@@ -3,6 +3,7 @@ using System.Globalization;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
 using Aviary.Hooks.Secrets;
+using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Aviary.TestKit;
 using Microsoft.AspNetCore.Http;

@@ -130,7 +130,7 @@ public sealed class ObserverQueriesTests
     public void For_EveryListedProvider_HasQueriesThatRender()
     {
         var model = Model(variables: new Dictionary<string, string> { ["haproxy_backend"] = "b", ["haproxy_canary_servers"] = "s" });
-        foreach (var provider in ObserverQueries.Providers)
+        foreach (var provider in ObserverQueries.Queried)
         {
             Assert.NotEmpty(Render(provider, MetricCheck.RequestSuccessRate, model));
             Assert.NotEmpty(Render(provider, MetricCheck.RequestDuration, model));

@@ -24,7 +24,6 @@ public sealed class BuiltinRouterContractTests : RouterContract
         public IRouter Router => router;
         public IBackendRegistry Registry => proxy;
 
-        public IRouterCapabilities Capabilities => (IRouterCapabilities)router.Inner;
         public Uri Address => address;
 
         public Task SettleAsync() => Task.CompletedTask;

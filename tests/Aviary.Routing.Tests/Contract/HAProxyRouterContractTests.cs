@@ -23,7 +23,6 @@ public sealed class HAProxyRouterContractTests : RouterContract
     {
         public IRouter Router => router;
         public IBackendRegistry Registry => router;
-        public IRouterCapabilities Capabilities => router;
         public Uri Address => address;
 
         public async Task SettleAsync()

@@ -14,17 +14,12 @@ public interface IRouterUnderTest : IAsyncDisposable
     /// <summary>Where the instances of the service are published.</summary>
     IBackendRegistry Registry { get; }
 
-    IRouterCapabilities Capabilities { get; }
-
     /// <summary>Where clients send requests for the service (its apex).</summary>
     Uri Address { get; }
 
     /// <summary>Returns once endpoint changes made so far are in effect (for routers that apply them in the background).</summary>
     Task SettleAsync();
 }
-
-/// <summary>Capabilities declared by a test for a router that does not report its own.</summary>
-public sealed record DeclaredCapabilities(bool SupportsMatch, bool SupportsMirror) : IRouterCapabilities;
 
 /// <summary>The canaries the contract routes: one service (<c>podinfo.test</c>) on a free loopback port.</summary>
 public static class ContractCanaries
@@ -52,7 +47,7 @@ public static class ContractCanaries
             mirror: true
         """);
 
-    private static CanaryPolicy Compile(string provider, int port, string analysis) => SchedulerHarness.Compile($"""
+    private static CanaryPolicy Compile(string provider, int port, string analysis) => SchedulerHarness.CompileForRouter($"""
         apiVersion: flagger.app/v1beta1
         kind: Canary
         metadata:

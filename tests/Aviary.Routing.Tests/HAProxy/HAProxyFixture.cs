@@ -150,7 +150,7 @@ public sealed class ManualHAProxy : IAsyncDisposable
         var haproxy = new ManualHAProxy(process, directory, socket);
         try
         {
-            await ForwardingTests.WaitUntilAsync(() => process.HasExited || File.Exists(socket));
+            await Eventually.True(() => process.HasExited || File.Exists(socket));
             if (process.HasExited) Assert.Fail(await stderr);
             var pid = await haproxy.Api.GetPidAsync(CancellationToken.None);
             Assert.True(pid.Succeeded, pid.Error);

@@ -8,7 +8,8 @@ public sealed class ListLoggerFactory : ILoggerFactory
 {
     public ConcurrentQueue<(EventId Id, LogLevel Level, string Message)> Entries { get; } = new();
 
-    public int Count(int eventId) => Entries.Count(e => e.Id.Id == eventId);
+    /// <summary>Entries of the event named <paramref name="eventName"/> (a <c>[LoggerMessage]</c> method's name), whatever its id.</summary>
+    public int Count(string eventName) => Entries.Count(e => e.Id.Name == eventName);
 
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 

@@ -18,13 +18,13 @@ public sealed class MirroringTests
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
             Assert.Equal("primary", Assert.Single(response.Headers.GetValues("X-Backend")));
         }
-        await ForwardingTests.WaitUntilAsync(() => f.Canary.Received.Count == 20);
+        await Eventually.True(() => f.Canary.Received.Count == 20);
 
         Assert.Equal(20, f.Primary.Requests);
         var copies = f.Canary.Received.OrderBy(r => r.Target.Length).ThenBy(r => r.Target, StringComparer.Ordinal).ToList();
         Assert.All(copies, c => Assert.Equal("POST", c.Method));
         Assert.Contains(copies, c => c.Target == "/status/201?i=13" && c.BodyLength == "payload-13".Length);
-        await ForwardingTests.WaitUntilAsync(() =>
+        await Eventually.True(() =>
             f.Proxy.GetTraffic(ProxyFixture.Service, BackendRole.Canary, TimeSpan.FromMinutes(1)).Total == 20);
         Assert.Equal(20, f.Proxy.GetTraffic(ProxyFixture.Service, BackendRole.Primary, TimeSpan.FromMinutes(1)).Total);
     }
@@ -42,7 +42,7 @@ public sealed class MirroringTests
             Assert.Equal("primary", await response.Content.ReadAsStringAsync());
         }
 
-        await ForwardingTests.WaitUntilAsync(() =>
+        await Eventually.True(() =>
             f.Proxy.GetTraffic(ProxyFixture.Service, BackendRole.Canary, TimeSpan.FromMinutes(1)).ServerErrors == 5);
         Assert.Equal(0, f.Proxy.GetTraffic(ProxyFixture.Service, BackendRole.Primary, TimeSpan.FromMinutes(1)).ServerErrors);
     }
@@ -55,7 +55,7 @@ public sealed class MirroringTests
 
         Assert.Equal((400, 0), await f.CountAsync(400));
         // Copies are fire-and-forget: wait until the proxy has none in flight, then count.
-        await ForwardingTests.WaitUntilAsync(() => MirrorsInFlight(f) == 0);
+        await Eventually.True(() => MirrorsInFlight(f) == 0);
 
         Assert.InRange(f.Canary.Requests, 70, 130);
     }
@@ -68,7 +68,7 @@ public sealed class MirroringTests
 
         using var big = await f.Client.PostAsync("/upload", new ByteArrayContent(new byte[5000]));
         using var small = await f.Client.PostAsync("/upload", new ByteArrayContent(new byte[500]));
-        await ForwardingTests.WaitUntilAsync(() => f.Canary.Requests == 1);
+        await Eventually.True(() => f.Canary.Requests == 1);
 
         Assert.StartsWith("5000 ", await big.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(2, f.Primary.Requests);
