@@ -236,7 +236,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 var baseline = await s.Arms.ReadAsync(p, judge.LatencyThresholdMs, ct);
                 if (baseline.Succeeded) _status = _status with { Judge = new JudgeState { Revision = _status.LastAppliedSpec, Last = baseline.Value } };
             }
-            if (Action is { Kind: ManualActionKind.Promote } promote && verdict != Verdict.Pass)
+            if (Action is { Kind: ManualActionKind.Promote } promote && verdict is not (Verdict.Pass or Verdict.PassNotWorse))
                 await RefuseAsync(promote, verdict == Verdict.Fail
                     ? $"the current analysis of {p.Id} failed, not promoting"
                     : $"the current analysis of {p.Id} is inconclusive, not promoting");
@@ -248,7 +248,7 @@ public sealed class CanaryScheduler(SchedulerServices services)
             }
             if (verdict == Verdict.Hold) return;
 
-            if (_judgeDecision == JudgeDecision.NonInferior && p.Judge is { PromoteEarly: true } && Action is null)
+            if (verdict == Verdict.PassNotWorse && p.Judge is { PromoteEarly: true } && Action is null)
             {
                 await InfoAsync($"Promoting {p.Id} early: the judge shows the canary not worse than the primary");
                 if (!await PromotionApprovedAsync(p.Iterations)) return;
@@ -380,9 +380,10 @@ public sealed class CanaryScheduler(SchedulerServices services)
 
             /// <summary>The judge showed the canary worse than the primary: roll back now (already done).</summary>
             Reject,
-        }
 
-        private JudgeDecision? _judgeDecision;
+            /// <summary>Every check passed and the judge showed the canary not worse than the primary (promoteEarly may promote).</summary>
+            PassNotWorse,
+        }
 
         public async Task LookAsync()
         {
@@ -458,7 +459,6 @@ public sealed class CanaryScheduler(SchedulerServices services)
             var canary = increment.Canary;
             var result = Judges.For(judge.Type)!.Evaluate(judge, state, increment);
             _status = _status with { Judge = result.State with { Revision = _status.LastAppliedSpec, Last = counts } };
-            _judgeDecision = result.Decision;
             RecordJudgeChecks(result);
             switch (result.Decision)
             {
@@ -473,6 +473,8 @@ public sealed class CanaryScheduler(SchedulerServices services)
                         ? $"Halt {p.Id} advancement: too little data for the judge ({canary.Requests:0} canary requests this tick, {judge.MinRequests} needed)"
                         : $"Halt {p.Id} advancement: the judge holds: {held.Explanation}");
                     return Verdict.Hold;
+                case JudgeDecision.NonInferior:
+                    return Verdict.PassNotWorse;
                 default:
                     return Verdict.Pass;
             }
@@ -517,14 +519,15 @@ public sealed class CanaryScheduler(SchedulerServices services)
                 // With a judge, the built-in metrics are compared with the primary instead of fixed thresholds.
                 if (p.Judge is not null && metric.IsBuiltin) continue;
                 var sample = await s.Metrics.QueryAsync(p, metric, ct);
-                var result = await JudgeAsync(metric, sample);
+                var result = await CheckThresholdAsync(metric, sample);
                 if (result == Verdict.Fail) verdict = Verdict.Fail;
-                else if (result == Verdict.Hold && verdict == Verdict.Pass) verdict = Verdict.Hold;
+                else if (result == Verdict.Hold && verdict is (Verdict.Pass or Verdict.PassNotWorse)) verdict = Verdict.Hold;
             }
             return verdict;
         }
 
-        private async Task<Verdict> JudgeAsync(MetricCheck metric, MetricSample sample)
+        // One metric against its thresholdRange (the judge compares arms instead: JudgeArmsAsync).
+        private async Task<Verdict> CheckThresholdAsync(MetricCheck metric, MetricSample sample)
         {
             switch (sample.Kind)
             {
