@@ -140,8 +140,11 @@ public sealed class PrometheusRolloutTests
         await bed.WaitForPhaseAsync(CanaryPhase.Failed, Minute * 2);
         Assert.Contains(bed.Events, e => e.StartsWith("Halt podinfo.test advancement error-rate", StringComparison.Ordinal) && e.Contains("> 1", StringComparison.Ordinal));
 
-        // The query's 10s window must no longer hold the failed canary's answers (they share the deployment label).
-        await Task.Delay(TimeSpan.FromSeconds(12));
+        // The query's 10s window must no longer hold the failed canary's answers (they share the deployment label):
+        // ask Prometheus until it says so.
+        await prometheus.WaitForValueAsync(
+            "sum(increase(response_total{namespace=\"test\",deployment=\"podinfo\",classification=\"failure\",direction=\"inbound\"}[10s])) or vector(0)",
+            v => v == 0, Minute);
         var before = bed.Status!.LastPromotedSpec;
         bed.WriteWorkload("--version 3.0.0");
         await bed.WaitForAsync(Minute * 2, s => s.Phase == CanaryPhase.Succeeded && s.LastPromotedSpec != before, "promotion of a healthy release");
