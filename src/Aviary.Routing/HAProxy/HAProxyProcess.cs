@@ -112,10 +112,9 @@ internal sealed class HAProxyProcess : IAsyncDisposable
                 var procs = await Master.ShowProcAsync(cancellationToken).ConfigureAwait(false);
                 if (procs.Succeeded && procs.Value!.FirstOrDefault(p => p.Type == "master") is { } master && master.FailedReloads > failedBefore)
                     return Outcome.Fail($"HAProxy did not take the new configuration (the previous one still runs): {RecentOutput()}");
-                var pid = await Api.GetPidAsync(cancellationToken).ConfigureAwait(false);
-                if (pid.Succeeded && (!oldPid.Succeeded || pid.Value != oldPid.Value))
+                if (await CurrentWorkerAsync(cancellationToken).ConfigureAwait(false) is { } pid && (!oldPid.Succeeded || pid != oldPid.Value))
                 {
-                    HAProxyLog.Reloaded(_logger, pid.Value);
+                    HAProxyLog.Reloaded(_logger, pid);
                     return Outcome.Ok;
                 }
             }
@@ -125,6 +124,19 @@ internal sealed class HAProxyProcess : IAsyncDisposable
         {
             _lifecycle.Release();
         }
+    }
+
+    /// <summary>
+    /// The worker's pid once both sockets answer for it: the worker's stats socket, and the master CLI listing it as
+    /// its current worker. The worker can answer before the master listens on its CLI again (at start, and after the
+    /// master re-executed itself for a reload), and the next reload needs the master.
+    /// </summary>
+    private async Task<int?> CurrentWorkerAsync(CancellationToken cancellationToken)
+    {
+        var pid = await Api.GetPidAsync(cancellationToken).ConfigureAwait(false);
+        if (!pid.Succeeded) return null;
+        var procs = await Master.ShowProcAsync(cancellationToken).ConfigureAwait(false);
+        return procs.Succeeded && procs.Value!.Any(p => p.Type == "worker" && !p.Old && p.Pid == pid.Value) ? pid.Value : null;
     }
 
     private async Task SaveServerStateAsync(CancellationToken cancellationToken)
@@ -181,10 +193,9 @@ internal sealed class HAProxyProcess : IAsyncDisposable
                 await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
                 return Outcome.Fail($"HAProxy exited with code {process.ExitCode} at start: {RecentOutput()}");
             }
-            var pid = await Api.GetPidAsync(cancellationToken).ConfigureAwait(false);
-            if (pid.Succeeded)
+            if (await CurrentWorkerAsync(cancellationToken).ConfigureAwait(false) is { } pid)
             {
-                HAProxyLog.Started(_logger, process.Id, pid.Value, _paths.Config);
+                HAProxyLog.Started(_logger, process.Id, pid, _paths.Config);
                 return Outcome.Ok;
             }
             await Task.Delay(PollInterval, _time, cancellationToken).ConfigureAwait(false);

@@ -210,6 +210,21 @@ public sealed class GenerateModeTests
     }
 
     [Fact]
+    public async Task Reconcile_ReloadsBackToBack_EachFindsTheMasterListening()
+    {
+        // After a reload the master re-executes itself and its CLI refuses connections for a moment, while the workers
+        // already answer: a reload counts as done only once the master lists the new worker, so the next one reaches it.
+        await using var f = await HAProxyFixture.StartAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            var next = ContractCanaries.Canary("haproxy", ContractCanaries.FreePort()) with { Name = $"next{i}" };
+            var reconciled = await f.Router.ReconcileAsync(next, CancellationToken.None);
+            Assert.True(reconciled.Succeeded, reconciled.Error);
+        }
+        Assert.Equal(new Dictionary<string, int> { ["primary"] = 10 }, await f.CountAsync(10));
+    }
+
+    [Fact]
     public async Task Reconcile_PortTaken_FailsWithHAProxysReasonAndOthersKeepWorking()
     {
         await using var f = await HAProxyFixture.StartAsync();
