@@ -46,13 +46,16 @@ public sealed partial class CanaryController(
     public const string Finalizer = "finalizer.aviary.dev";
 
     private readonly ResourceClient<JsonObject> _canaries = client.Resource(KubeResources.Canaries);
+    private readonly CanaryServicesFactory _services = services;
+    private readonly KubeEventRecorder _events = events;
+    private readonly CanaryMetrics _metrics = metrics;
     private readonly Func<bool> _isLeader = isLeader;
     private readonly TimeProvider _time = time;
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<string, Runner> _runners = new(StringComparer.Ordinal);
 
-    // Per canary under analysis with analysis.judge.lookInterval: how often its judge also looks between ticks.
-    private readonly ConcurrentDictionary<string, TimeSpan> _looks = new(StringComparer.Ordinal);
+    /// <summary>The canaries (<c>name.namespace</c>) whose loop runs now: a loop ends when its canary is gone or finalized.</summary>
+    public IReadOnlyCollection<string> Running => [.. _runners.Where(r => r.Value.IsRunning).Select(r => r.Key)];
 
     /// <summary>Watches canaries and runs their loops until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -80,8 +83,7 @@ public sealed partial class CanaryController(
             {
                 case WatchEventType.Deleted:
                     if (_runners.TryRemove(key, out var gone)) await gone.StopAsync();
-                    _looks.TryRemove(key, out _);
-                    metrics.Remove(key);
+                    _metrics.Remove(key);
                     break;
                 case WatchEventType.Added or WatchEventType.Modified:
                     var runner = _runners.GetOrAdd(key, _ => Start(ns, name, cancellationToken));
@@ -102,70 +104,8 @@ public sealed partial class CanaryController(
     /// <summary>One tick of one canary, read fresh from the API server; returns the interval to wait, or null to stop.</summary>
     internal async Task<TimeSpan?> TickAsync(string ns, string name, CancellationToken cancellationToken)
     {
-        var got = await _canaries.GetAsync(ns, name, cancellationToken);
-        if (got.IsNotFound) return null;
-        if (!got.Succeeded)
-        {
-            LogApiError(_logger, $"{name}.{ns}", got.Error!.ToString());
-            return TimeSpan.FromSeconds(5);
-        }
-        var obj = got.Value;
-        var doc = Refused(ManifestReader.ReadNode((JsonObject)obj.DeepClone()));
-        var finalizers = (obj["metadata"]?["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];
-        var deleting = obj["metadata"]?["deletionTimestamp"] is not null;
-        if (doc.Compiled is not CanaryPolicy policy)
-        {
-            // An invalid canary cannot be reverted; keeping the finalizer would block its deletion for ever.
-            if (deleting && finalizers.Contains(Finalizer))
-            {
-                LogInvalid(_logger, $"{name}.{ns}", "deleted while invalid: cannot revert the target, removing the finalizer");
-                await RemoveFinalizerAsync(ns, name, cancellationToken);
-                return null;
-            }
-            await ReportInvalidAsync(obj, doc, cancellationToken);
-            return TimeSpan.FromSeconds(30);
-        }
-        policy = WithDefaultProvider(policy);
-        var scheduler = new CanaryScheduler(services(policy));
-        var status = doc.Manifest is Canary c ? c.Status ?? CanaryStatus.Empty : CanaryStatus.Empty;
-
-        if (deleting)
-        {
-            if (!finalizers.Contains(Finalizer)) return null;
-            if (!policy.RevertOnDeletion)
-            {
-                // revertOnDeletion was turned off after the finalizer was added: the user no longer wants the revert.
-                await RemoveFinalizerAsync(ns, name, cancellationToken);
-                return null;
-            }
-            var final = await scheduler.FinalizeAsync(policy, status, cancellationToken);
-            await WriteStatusAsync(ns, name, final.Status, cancellationToken);
-            await events.RecordAsync(policy, final.Events, cancellationToken);
-            if (final.Status.Phase == CanaryPhase.Terminated) await RemoveFinalizerAsync(ns, name, cancellationToken);
-            return final.Status.Phase == CanaryPhase.Terminated ? null : policy.Interval;
-        }
-        if (policy.RevertOnDeletion && !finalizers.Contains(Finalizer)) await AddFinalizerAsync(ns, name, cancellationToken);
-        else if (!policy.RevertOnDeletion && finalizers.Contains(Finalizer)) await RemoveFinalizerAsync(ns, name, cancellationToken);
-
-        var annotations = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
-        var action = await TakeActionAsync(policy, annotations, cancellationToken);
-        if (annotations.ContainsKey(PausedAnnotation) && action?.Kind is not ManualActionKind.Resume || action?.Kind == ManualActionKind.Pause)
-            policy = policy with { Suspend = true };
-        if (action?.Kind is ManualActionKind.Pause or ManualActionKind.Resume) action = null;
-
-        var outcome = await scheduler.TickAsync(policy, status, action, cancellationToken);
-        await WriteStatusAsync(ns, name, outcome.Status, cancellationToken);
-        if (outcome.Action is not null)
-        {
-            _announced.TryRemove($"{name}.{ns}", out _);
-            await ClearActionAsync(ns, name, annotations[ActionAnnotation], cancellationToken);
-        }
-        await events.RecordAsync(policy, outcome.Events, cancellationToken);
-        metrics.Record(policy, outcome);
-        if (policy.Judge?.LookInterval is { } look && outcome.Status.Phase is CanaryPhase.Progressing or CanaryPhase.WaitingPromotion)
-            _looks[$"{name}.{ns}"] = look;
-        else _looks.TryRemove($"{name}.{ns}", out _);
-        return policy.Interval;
+        var step = await new CanaryLoop(new Port(this, ns, name), _time).TickAsync(cancellationToken);
+        return step.Stop ? null : step.Interval;
     }
 
     /// <summary>
@@ -184,32 +124,11 @@ public sealed partial class CanaryController(
     private CanaryPolicy WithDefaultProvider(CanaryPolicy policy) =>
         policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider) ? policy with { Provider = defaultProvider } : policy;
 
-    /// <summary>How often the judge of a canary under analysis also looks between its ticks; null: it does not.</summary>
-    internal TimeSpan? LookIntervalOf(string ns, string name) => _looks.TryGetValue($"{name}.{ns}", out var look) ? look : null;
-
     /// <summary>
-    /// A look of the judge between ticks (<see cref="CanaryScheduler.LookAsync"/>): it writes only when the look
-    /// rolled the canary back. Pending actions, pauses and deletions are left to the next tick.
+    /// Reads the action annotation. An unknown value gets a warning and is cleared; promote, abort and retry are
+    /// announced once ("… requested by …"), since one the scheduler cannot decide yet stays pending over several ticks.
     /// </summary>
-    internal async Task LookAsync(string ns, string name, CancellationToken cancellationToken)
-    {
-        var got = await _canaries.GetAsync(ns, name, cancellationToken);
-        if (!got.Succeeded || got.Value["metadata"]?["deletionTimestamp"] is not null) return;
-        var doc = Refused(ManifestReader.ReadNode((JsonObject)got.Value.DeepClone()));
-        if (doc.Compiled is not CanaryPolicy policy || doc.Manifest is not Canary { Status: { } status }) return;
-        var annotations = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
-        if (annotations.ContainsKey(ActionAnnotation) || annotations.ContainsKey(PausedAnnotation)) return;
-        policy = WithDefaultProvider(policy);
-        var outcome = await new CanaryScheduler(services(policy)).LookAsync(policy, status, cancellationToken);
-        if (outcome.Events.Count == 0 && outcome.Checks.Count == 0) return;
-        await WriteStatusAsync(ns, name, outcome.Status, cancellationToken);
-        await events.RecordAsync(policy, outcome.Events, cancellationToken);
-        metrics.Record(policy, outcome);
-        _looks.TryRemove($"{name}.{ns}", out _);
-    }
-
-    /// <summary>Reads the action annotation; pause and resume take effect here (the paused annotation) and are cleared.</summary>
-    private async Task<ManualAction?> TakeActionAsync(CanaryPolicy policy, IReadOnlyDictionary<string, string> annotations, CancellationToken cancellationToken)
+    private async Task<ManualAction?> ReadActionAsync(CanaryPolicy policy, IReadOnlyDictionary<string, string> annotations, CancellationToken cancellationToken)
     {
         var key = $"{policy.Name}.{policy.Namespace}";
         if (!annotations.TryGetValue(ActionAnnotation, out var text))
@@ -220,48 +139,49 @@ public sealed partial class CanaryController(
         var who = annotations.TryGetValue(ActionByAnnotation, out var by) && by.Length > 0 ? by : $"the {ActionAnnotation} annotation";
         if (!ManualAction.TryParse(text.Trim(), out var kind))
         {
-            await events.RecordAsync(policy,
+            await _events.RecordAsync(policy,
                 [new CanaryEvent(_time.GetUtcNow(), EventType.Warning, $"Ignoring {ActionAnnotation}: '{text}' is not one of promote, abort, retry, pause, resume")],
                 cancellationToken);
             await ClearActionAsync(policy.Namespace, policy.Name, text, cancellationToken);
             return null;
         }
         var action = new ManualAction(kind, who, _time.GetUtcNow());
-        if (kind is ManualActionKind.Pause or ManualActionKind.Resume)
+        if (kind is not (ManualActionKind.Pause or ManualActionKind.Resume)
+            && (!_announced.TryGetValue(key, out var announced) || announced != $"{text}|{who}"))
         {
-            var paused = kind == ManualActionKind.Pause;
-            await _canaries.UpdateWithRetryAsync(policy.Namespace, policy.Name, c =>
-            {
-                var meta = (JsonObject)c["metadata"]!;
-                if (meta["annotations"] is not JsonObject a)
-                {
-                    a = new JsonObject();
-                    meta["annotations"] = a;
-                }
-                // Only the action read here is cleared: another one the user set meanwhile stays for the next tick.
-                if (a[ActionAnnotation]?.GetValue<string>() == text)
-                {
-                    a.Remove(ActionAnnotation);
-                    a.Remove(ActionByAnnotation);
-                }
-                if (paused) a[PausedAnnotation] = "true";
-                else a.Remove(PausedAnnotation);
-                return c;
-            }, cancellationToken);
-            await events.RecordAsync(policy, [new CanaryEvent(_time.GetUtcNow(), EventType.Normal, paused
-                ? $"Canary {policy.Id} paused by {who}: no analysis until it is resumed"
-                : $"Canary {policy.Id} resumed by {who}")], cancellationToken);
-        }
-        else if (!_announced.TryGetValue(key, out var announced) || announced != $"{text}|{who}")
-        {
-            // Announced once: an action the scheduler cannot decide yet (e.g. the canary is not ready) stays pending
-            // over several ticks, which must not repeat the event each time.
             _announced[key] = $"{text}|{who}";
-            await events.RecordAsync(policy,
+            await _events.RecordAsync(policy,
                 [new CanaryEvent(_time.GetUtcNow(), EventType.Normal, $"{char.ToUpperInvariant(action.Verb[0])}{action.Verb[1..]} requested by {who}")],
                 cancellationToken);
         }
         return action;
+    }
+
+    /// <summary>Pause and resume take effect as the paused annotation; the action annotation read is cleared with it.</summary>
+    private async Task ApplyPauseAsync(CanaryPolicy policy, ManualAction action, string text, CancellationToken cancellationToken)
+    {
+        var paused = action.Kind == ManualActionKind.Pause;
+        await _canaries.UpdateWithRetryAsync(policy.Namespace, policy.Name, c =>
+        {
+            var meta = (JsonObject)c["metadata"]!;
+            if (meta["annotations"] is not JsonObject a)
+            {
+                a = new JsonObject();
+                meta["annotations"] = a;
+            }
+            // Only the action read here is cleared: another one the user set meanwhile stays for the next tick.
+            if (a[ActionAnnotation]?.GetValue<string>() == text)
+            {
+                a.Remove(ActionAnnotation);
+                a.Remove(ActionByAnnotation);
+            }
+            if (paused) a[PausedAnnotation] = "true";
+            else a.Remove(PausedAnnotation);
+            return c;
+        }, cancellationToken);
+        await _events.RecordAsync(policy, [new CanaryEvent(_time.GetUtcNow(), EventType.Normal, paused
+            ? $"Canary {policy.Id} paused by {action.RequestedBy}: no analysis until it is resumed"
+            : $"Canary {policy.Id} resumed by {action.RequestedBy}")], cancellationToken);
     }
 
     /// <summary>The pending action each canary's "requested by" event was recorded for (value|who).</summary>
@@ -322,7 +242,7 @@ public sealed partial class CanaryController(
         if (doc.Manifest is Canary canary)
         {
             var stub = new CanaryPolicyStub(canary);
-            await events.RecordAsync(stub.Policy, [new CanaryEvent(_time.GetUtcNow(), EventType.Warning, message)], cancellationToken);
+            await _events.RecordAsync(stub.Policy, [new CanaryEvent(_time.GetUtcNow(), EventType.Warning, message)], cancellationToken);
         }
     }
 
@@ -362,111 +282,120 @@ public sealed partial class CanaryController(
         };
     }
 
-    /// <summary>The loop of one canary.</summary>
-    private sealed class Runner(CanaryController owner, string ns, string name)
+    /// <summary>The loop of one canary (Core's <see cref="CanaryLoop"/>, the same as the embedded runtime's) and its port.</summary>
+    private sealed class Runner
     {
         private readonly CancellationTokenSource _stop = new();
-        private readonly Wakeup _wake = new(owner._time);
-        private Task? _loop;
+        private readonly CanaryLoop _loop;
+        private Task? _running;
 
-        public void Wake() => _wake.Wake();
+        public Runner(CanaryController owner, string ns, string name) => _loop = new CanaryLoop(new Port(owner, ns, name), owner._time);
+
+        public void Wake() => _loop.Wake();
+
+        public bool IsRunning => _running is { IsCompleted: false };
 
         public void Start(CancellationToken outer)
         {
             var token = CancellationTokenSource.CreateLinkedTokenSource(outer, _stop.Token).Token;
-            _loop = Task.Run(() => LoopAsync(token), CancellationToken.None);
-        }
-
-        private async Task LoopAsync(CancellationToken cancellationToken)
-        {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                TimeSpan? next;
-                if (!owner._isLeader())
-                {
-                    next = TimeSpan.FromSeconds(1);
-                }
-                else
-                {
-                    try
-                    {
-                        next = await LeaderTickAsync(cancellationToken);
-                    }
-                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                    {
-                        return;
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        LogTickFailed(owner._logger, $"{name}.{ns}", e);
-                        next = TimeSpan.FromSeconds(5);
-                    }
-                }
-                if (next is null) return;
-                try
-                {
-                    await WaitAndLookAsync(next.Value, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-
-        /// <summary>Waits for the next tick; with a judge's look interval, looks on the way (a wake-up ends the wait).</summary>
-        private async Task WaitAndLookAsync(TimeSpan wait, CancellationToken cancellationToken)
-        {
-            while (owner.LookIntervalOf(ns, name) is { } look && look < wait)
-            {
-                if (await _wake.WaitAsync(look, cancellationToken)) return;
-                wait -= look;
-                if (!owner._isLeader()) continue;
-                try
-                {
-                    await owner.LookAsync(ns, name, cancellationToken);
-                }
-                catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
-                {
-                    LogTickFailed(owner._logger, $"{name}.{ns}", e);
-                }
-            }
-            await _wake.WaitAsync(wait, cancellationToken);
-        }
-
-        /// <summary>How often a tick in flight checks that this replica still leads.</summary>
-        private static readonly TimeSpan LeadershipPoll = TimeSpan.FromMilliseconds(250);
-
-        /// <summary>
-        /// One tick, cancelled as soon as this replica stops leading (a standby may act from then on). The tick's
-        /// side effects are idempotent and its status is written in one request, so the new leader simply repeats it.
-        /// </summary>
-        private async Task<TimeSpan?> LeaderTickAsync(CancellationToken cancellationToken)
-        {
-            using var term = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var tick = owner.TickAsync(ns, name, term.Token);
-            while (!tick.IsCompleted)
-            {
-                await Task.WhenAny(tick, Task.Delay(LeadershipPoll, owner._time, term.Token));
-                if (tick.IsCompleted || owner._isLeader()) continue;
-                await term.CancelAsync();
-                LogLostLeadership(owner._logger, $"{name}.{ns}");
-                break;
-            }
-            try
-            {
-                return await tick;
-            }
-            catch (OperationCanceledException) when (term.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                return TimeSpan.FromSeconds(1);
-            }
+            _running = Task.Run(() => _loop.RunAsync(token), CancellationToken.None);
         }
 
         public async Task StopAsync()
         {
             await _stop.CancelAsync();
-            if (_loop is not null) await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (_running is not null) await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>
+    /// What the loop of one canary reads and writes on the API server: the Canary (its spec, status, annotations and
+    /// finalizer) and its Events. Only the leader acts. A tick's writes are separate requests, in this order: the
+    /// finalizer (added or removed with <c>revertOnDeletion</c>), a pause or resume (the paused annotation), the status
+    /// subresource (re-read and re-applied on 409), the action annotation cleared once decided, then Events.
+    /// </summary>
+    private sealed class Port(CanaryController owner, string ns, string name) : ICanaryLoopPort
+    {
+        private string Key => $"{name}.{ns}";
+
+        // The action annotation's text as read by the last ReadAsync (reads and saves of one loop never overlap).
+        private string? _actionText;
+
+        public bool MayAct => owner._isLeader();
+
+        public async Task<CanaryRead> ReadAsync(CancellationToken cancellationToken)
+        {
+            var got = await owner._canaries.GetAsync(ns, name, cancellationToken);
+            if (got.IsNotFound) return new CanaryRead.Gone();
+            if (!got.Succeeded)
+            {
+                LogApiError(owner._logger, Key, got.Error!.ToString());
+                return new CanaryRead.NotNow(TimeSpan.FromSeconds(5));
+            }
+            var obj = got.Value;
+            var doc = owner.Refused(ManifestReader.ReadNode((JsonObject)obj.DeepClone()));
+            var finalizers = (obj["metadata"]?["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];
+            var deleting = obj["metadata"]?["deletionTimestamp"] is not null;
+            if (doc.Compiled is not CanaryPolicy policy)
+            {
+                // An invalid canary cannot be reverted; keeping the finalizer would block its deletion for ever.
+                if (deleting && finalizers.Contains(Finalizer))
+                {
+                    LogInvalid(owner._logger, Key, "deleted while invalid: cannot revert the target, removing the finalizer");
+                    await owner.RemoveFinalizerAsync(ns, name, cancellationToken);
+                    return new CanaryRead.Gone();
+                }
+                await owner.ReportInvalidAsync(obj, doc, cancellationToken);
+                return new CanaryRead.NotNow(TimeSpan.FromSeconds(30));
+            }
+            policy = owner.WithDefaultProvider(policy);
+            var status = doc.Manifest is Canary c ? c.Status ?? CanaryStatus.Empty : CanaryStatus.Empty;
+            if (deleting)
+            {
+                if (!finalizers.Contains(Finalizer)) return new CanaryRead.Gone();
+                if (policy.RevertOnDeletion) return new CanaryRead.Ready(policy, status) { Deleting = true };
+                // revertOnDeletion was turned off after the finalizer was added: the user no longer wants the revert.
+                await owner.RemoveFinalizerAsync(ns, name, cancellationToken);
+                return new CanaryRead.Gone();
+            }
+            if (policy.RevertOnDeletion && !finalizers.Contains(Finalizer)) await owner.AddFinalizerAsync(ns, name, cancellationToken);
+            else if (!policy.RevertOnDeletion && finalizers.Contains(Finalizer)) await owner.RemoveFinalizerAsync(ns, name, cancellationToken);
+
+            var annotations = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
+            _actionText = annotations.GetValueOrDefault(ActionAnnotation);
+            return new CanaryRead.Ready(policy, status)
+            {
+                Action = await owner.ReadActionAsync(policy, annotations, cancellationToken),
+                Paused = annotations.ContainsKey(PausedAnnotation),
+            };
+        }
+
+        public CanaryScheduler SchedulerFor(CanaryPolicy policy) => new(owner._services(policy));
+
+        public Task ApplyPauseAsync(CanaryRead.Ready read, ManualAction action, CancellationToken cancellationToken) =>
+            owner.ApplyPauseAsync(read.Policy, action, _actionText ?? "", cancellationToken);
+
+        public async Task SaveAsync(CanaryRead.Ready read, TickOutcome outcome, CancellationToken cancellationToken)
+        {
+            await owner.WriteStatusAsync(ns, name, outcome.Status, cancellationToken);
+            if (outcome.Action is not null && _actionText is { } text)
+            {
+                owner._announced.TryRemove(Key, out _);
+                await owner.ClearActionAsync(ns, name, text, cancellationToken);
+            }
+            await owner._events.RecordAsync(read.Policy, outcome.Events, cancellationToken);
+            if (read.Deleting)
+            {
+                if (outcome.Status.Phase == CanaryPhase.Terminated) await owner.RemoveFinalizerAsync(ns, name, cancellationToken);
+                return;
+            }
+            owner._metrics.Record(read.Policy, outcome);
+        }
+
+        public Task TickFailedAsync(CanaryRead.Ready? read, Exception error, CancellationToken cancellationToken)
+        {
+            LogTickFailed(owner._logger, Key, error);
+            return Task.CompletedTask;
         }
     }
 
@@ -475,9 +404,6 @@ public sealed partial class CanaryController(
 
     [LoggerMessage(EventId = 4202, Level = LogLevel.Warning, Message = "{Canary}: {Message}")]
     private static partial void LogInvalid(ILogger logger, string canary, string message);
-
-    [LoggerMessage(EventId = 4204, Level = LogLevel.Warning, Message = "{Canary}: leadership lost during a tick, the tick was cancelled")]
-    private static partial void LogLostLeadership(ILogger logger, string canary);
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Error, Message = "tick of {Canary} failed")]
     private static partial void LogTickFailed(ILogger logger, string canary, Exception exception);
