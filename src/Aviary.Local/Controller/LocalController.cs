@@ -5,24 +5,18 @@ using Aviary.Core.Model;
 using Aviary.Core.Observability;
 using Aviary.Core.Policy;
 using Aviary.Core.Scheduling;
-using Aviary.Hooks.Notifiers;
-using Aviary.Hooks.Secrets;
-using Aviary.Hooks.Webhooks;
-using Aviary.Local.Routing;
 using Aviary.Local.Store;
 using Aviary.Local.Workloads;
-using Aviary.Metrics;
-using Aviary.Routing;
-using Aviary.Routing.HAProxy;
 using Aviary.Routing.Proxy;
 using Microsoft.Extensions.Logging;
 
 namespace Aviary.Local.Controller;
 
 /// <summary>
-/// The local controller: reads the manifests, runs one scheduler loop per Canary against process workloads and
-/// the built-in router, keeps state in SQLite, and serves its API on loopback. Killed at any moment, it resumes:
-/// the status is written once per tick, router weights before they apply, and instances left running are adopted.
+/// The local controller, the embedded runtime's supervisor: reads the manifests, runs one <see cref="CanaryLoop"/> per
+/// Canary (through its <see cref="CanaryRunner"/>) with the services <see cref="LocalRuntime"/> composes, keeps state
+/// in SQLite, and serves its API on loopback. Killed at any moment, it resumes: the status is written once per tick,
+/// router weights before they apply, and instances left running are adopted.
 /// </summary>
 public sealed partial class LocalController : IAsyncDisposable
 {
@@ -31,15 +25,7 @@ public sealed partial class LocalController : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, CanaryRunner> _runners = new(StringComparer.Ordinal);
-    private readonly HttpClient _probe = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30), UseCookies = false })
-    {
-        Timeout = TimeSpan.FromSeconds(5),
-    };
-    private readonly HttpWebhookClient _webhooks;
-    private readonly NotifierRouter _notifier;
-    private readonly MetricResolver _metrics;
-    private readonly ConcurrentDictionary<string, HAProxyRouter> _haproxies = new(StringComparer.Ordinal);
-    private HAProxyRouter? _generatedHAProxy;
+    private readonly LocalRuntime _runtime;
     private readonly ControllerLock _lock;
     private ManifestSource? _manifests;
     private ControllerApi? _api;
@@ -54,34 +40,17 @@ public sealed partial class LocalController : IAsyncDisposable
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger("Aviary.Local.Controller");
-        try
-        {
-            _webhooks = new HttpWebhookClient(time, options.WebhookSigning);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new ControllerException($"cannot sign webhooks: {e.Message}");
-        }
         _lock = new ControllerLock(Path.Combine(options.StateDir, "controller.lock"));
         StateDir = Path.GetFullPath(options.StateDir);
         Store = StateStore.Open(Path.Combine(StateDir, "state.db"));
-        Router = new ProxyServer(loggers, time);
-        Secrets = new EnvironmentSecrets(options.SecretsDir ?? Path.Combine(StateDir, "secrets"));
-        _notifier = new NotifierRouter(
-            (ns, name, _) => ValueTask.FromResult(Manifests.AlertProviders.GetValueOrDefault(ManifestSnapshot.Key(name, ns))),
-            Secrets, new LogNotifier(loggers.CreateLogger("Aviary.Alerts")), loggers.CreateLogger("Aviary.Alerts"), time);
-        _metrics = new MetricResolver(
-            new MetricResolverOptions { DefaultMetricsServer = options.MetricsServer, DefaultProvider = Providers.Builtin, RuntimeVariables = RuntimeVariables },
-            new BuiltinMetrics(Router),
-            (ns, name, _) => ValueTask.FromResult(Manifests.MetricTemplates.GetValueOrDefault(ManifestSnapshot.Key(name, ns))),
-            Secrets, time, loggers.CreateLogger<MetricResolver>());
+        _runtime = new LocalRuntime(options, StateDir, Store, () => Manifests, time, loggers);
         Metrics = new CanaryMetrics(Version, Providers.Builtin, time);
         Ticked += u => Metrics.Record(u.Policy, u.Outcome,
             CanaryPhase.IsActive(u.Outcome.Status.Phase) ? Store.LastEventTime(u.Policy.Id, "New revision detected!") : null);
     }
 
     /// <summary>Secrets of AlertProviders and MetricTemplates: environment variables, then files.</summary>
-    public ISecretSource Secrets { get; }
+    public ISecretSource Secrets => _runtime.Secrets;
 
     /// <summary>Aviary's version, as reported by <c>flagger_info</c>.</summary>
     public static string Version { get; } =
@@ -94,7 +63,8 @@ public sealed partial class LocalController : IAsyncDisposable
 
     public StateStore Store { get; }
 
-    public ProxyServer Router { get; }
+    /// <summary>The built-in router.</summary>
+    public ProxyServer Router => _runtime.Router;
 
     /// <summary>The API's base address, once started.</summary>
     public Uri? ApiUrl => _api?.Url;
@@ -175,7 +145,7 @@ public sealed partial class LocalController : IAsyncDisposable
                 runner.Policy = policy;
                 continue;
             }
-            if (Unsupported(policy) is { } reason)
+            if (LocalRuntime.Unsupported(policy) is { } reason)
             {
                 Problem?.Invoke($"{key}: {reason}");
                 continue;
@@ -213,79 +183,8 @@ public sealed partial class LocalController : IAsyncDisposable
 
     internal ManifestSource? Source => _manifests;
 
-    /// <summary>Query variables a router adds for its metrics: HAProxy's backend and canary server names.</summary>
-    private IReadOnlyDictionary<string, string> RuntimeVariables(CanaryPolicy policy)
-    {
-        if (!_haproxies.TryGetValue(policy.Id, out var haproxy)) return new Dictionary<string, string>();
-        var labels = haproxy.MetricLabels(policy.Id);
-        return new Dictionary<string, string> { ["haproxy_backend"] = labels.Backend, ["haproxy_canary_servers"] = labels.CanaryServerPattern };
-    }
-
-    private static string? Unsupported(CanaryPolicy policy)
-    {
-        if (policy.TargetKind != Core.Model.Workload.KindName)
-            return $"the local runtime runs canaries of kind Workload (aviary.dev/v1alpha1); {policy.TargetKind} needs the Kubernetes operator";
-        // An unnamed provider is the built-in router, which can do everything; what a named one cannot do was refused by validation.
-        if (policy.Provider is not ("" or Providers.Builtin or Providers.HAProxy))
-            return $"provider '{policy.Provider}' is not available in the local runtime (use builtin or haproxy, or leave it out)";
-        if (policy.Provider == Providers.HAProxy && HAProxyAttachment(policy) is { Error: { } error }) return error;
-        return null;
-    }
-
-    /// <summary>
-    /// Attach mode, from the canary's annotations: <c>aviary.dev/haproxy-socket</c> (the runtime API socket),
-    /// <c>aviary.dev/haproxy-backend</c>, <c>aviary.dev/haproxy-primary-servers</c> and <c>aviary.dev/haproxy-canary-servers</c>
-    /// (comma-separated names; a trailing <c>*</c> is a prefix). Without them Aviary generates and runs HAProxy itself.
-    /// </summary>
-    private static (HAProxyAttachOptions? Options, string? Error) HAProxyAttachment(CanaryPolicy policy)
-    {
-        var a = policy.Manifest.Metadata.Annotations ?? new Dictionary<string, string>();
-        if (!a.TryGetValue("aviary.dev/haproxy-socket", out var socket)) return (null, null);
-        string[] List(string key) => a.TryGetValue(key, out var v) ? v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : [];
-        var backend = a.GetValueOrDefault("aviary.dev/haproxy-backend") ?? "";
-        var (primary, canary) = (List("aviary.dev/haproxy-primary-servers"), List("aviary.dev/haproxy-canary-servers"));
-        if (backend.Length == 0 || primary.Length == 0 || canary.Length == 0)
-            return (null, "attaching to HAProxy needs the annotations aviary.dev/haproxy-backend, aviary.dev/haproxy-primary-servers and aviary.dev/haproxy-canary-servers");
-        return (new HAProxyAttachOptions(socket, [new HAProxyAttachment(policy.Id, backend, primary, canary)]), null);
-    }
-
-    /// <summary>The router of a canary: the built-in proxy, the generated HAProxy (shared), or an attached HAProxy.</summary>
-    private (IRouter Router, IBackendRegistry Registry) RouterFor(CanaryPolicy policy)
-    {
-        if (policy.Provider != Providers.HAProxy) return (new BuiltinRouter(Router, _options.RouterBindAddress), Router);
-        if (HAProxyAttachment(policy).Options is { } attach)
-        {
-            var attached = new HAProxyRouter(new HAProxyOptions { Attach = attach }, _time, _loggers);
-            _haproxies[policy.Id] = attached;
-            return (attached, attached);
-        }
-        lock (_haproxies)
-        {
-            _generatedHAProxy ??= new HAProxyRouter(new HAProxyOptions
-            {
-                StateDirectory = Path.Combine(StateDir, "haproxy"),
-                BindAddress = _options.RouterBindAddress,
-                MetricsPort = _options.HAProxyMetricsPort,
-            }, _time, _loggers);
-            _haproxies[policy.Id] = _generatedHAProxy;
-            return (_generatedHAProxy, _generatedHAProxy);
-        }
-    }
-
-    private CanaryRunner CreateRunner(CanaryPolicy policy)
-    {
-        var key = policy.Id;
-        var workloadKey = ManifestSnapshot.Key(policy.TargetName, policy.Namespace);
-        WorkloadSource? Target() => Manifests.Workloads.GetValueOrDefault(workloadKey);
-        var logs = Path.Combine(StateDir, "logs", key);
-        var (inner, registry) = RouterFor(policy);
-        var workload = new LocalWorkload(policy, Target, registry, Store, logs, _time, _loggers, _probe, _options.DrainTimeout);
-        var router = new PersistentRouter(inner, Store);
-        // The statistical judge reads both arms from the built-in router's own counters (HAProxy: not yet).
-        var arms = policy.Provider == Providers.HAProxy ? null : new BuiltinArmCounters(Router);
-        var services = new SchedulerServices(workload, router, _metrics, _webhooks, _notifier, _time, arms);
-        return new CanaryRunner(policy, workload, router, services, Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
-    }
+    private CanaryRunner CreateRunner(CanaryPolicy policy) =>
+        new(policy, _runtime.Create(policy), Store, _time, _loggers.CreateLogger("Aviary.Canary"), u => Ticked?.Invoke(u));
 
     private async Task RemoveAsync(string key)
     {
@@ -294,7 +193,7 @@ public sealed partial class LocalController : IAsyncDisposable
         await runner.StopAsync(stopInstances: true);
         await Router.StopListeningAsync(key, CancellationToken.None);
         await runner.DisposeAsync();
-        if (_haproxies.TryRemove(key, out var haproxy) && haproxy != _generatedHAProxy) await haproxy.DisposeAsync();
+        await _runtime.ReleaseAsync(key);
         Store.DeleteCanary(key);
         Metrics.Remove(key);
     }
@@ -328,10 +227,7 @@ public sealed partial class LocalController : IAsyncDisposable
         _runners.Clear();
         if (_api is not null) await _api.DisposeAsync();
         _api = null;
-        await Router.DisposeAsync();
-        foreach (var haproxy in _haproxies.Values.Distinct()) await haproxy.DisposeAsync();
-        _haproxies.Clear();
-        _generatedHAProxy = null;
+        await _runtime.StopRoutersAsync();
         File.Delete(Path.Combine(StateDir, "controller.json"));
         _lock.Release();
     }
@@ -339,10 +235,7 @@ public sealed partial class LocalController : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_api is not null) await StopAsync();
-        _probe.Dispose();
-        _webhooks.Dispose();
-        _notifier.Dispose();
-        _metrics.Dispose();
+        await _runtime.DisposeAsync();
         _lock.Release();
     }
 
