@@ -1,11 +1,12 @@
 using System.Net;
 using Aviary.Routing;
 using Aviary.Routing.Proxy;
+using Aviary.Routing.Proxy.Forwarder;
+using Aviary.Routing.Proxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Primitives;
 
 namespace Aviary.TestKit;
 
@@ -14,21 +15,20 @@ namespace Aviary.TestKit;
 /// rule of the mesh's current <see cref="TestMeshRoutes"/> that matches it (path, method, headers, query parameters,
 /// cookies), then one of the rule's destinations by weight — a smooth weighted round robin, so that any 100
 /// consecutive requests of a rule follow its weights exactly — and one of that role's endpoints in turn; a mirror
-/// copies the request, fire and forget. The endpoints are what tests publish through <see cref="IBackendRegistry"/>
+/// copies the request, fire and forget. Requests go through the product's forwarder (the built-in router's
+/// <see cref="HttpForwarder"/>), so the mesh forwards exactly as Aviary's own data plane does. The endpoints are what tests publish through <see cref="IBackendRegistry"/>
 /// (the mesh plays the Endpoints of <c>-primary</c> and <c>-canary</c>), keyed by <see cref="TestMeshTarget.EffectiveRegistryKey"/>.
 /// No rule: 404; no endpoint for the role: 503; a backend that does not answer: 502. Every response carries
 /// <c>x-mesh-role</c>.
 /// </summary>
 public sealed class TestMeshProxy : IBackendRegistry, IAsyncDisposable
 {
-    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Host",
-    };
+    /// <summary>The largest request body the mesh copies to a mirror.</summary>
+    private const int MirrorBodyLimit = 1 << 20;
 
     private readonly TestMesh _mesh;
     private readonly WebApplication _app;
-    private readonly HttpMessageInvoker _client;
+    private readonly HttpForwarder _forwarder = new(new ProxyOptions(), TimeProvider.System);
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Key, BackendRole Role), Pool> _pools = [];
     private readonly Dictionary<(string Key, string Id), EndpointState> _endpoints = [];
@@ -41,14 +41,6 @@ public sealed class TestMeshProxy : IBackendRegistry, IAsyncDisposable
     {
         _mesh = mesh;
         _app = app;
-        _client = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-        });
     }
 
     /// <summary>Where clients send requests for the apex, e.g. <c>http://127.0.0.1:40123</c>.</summary>
@@ -142,21 +134,32 @@ public sealed class TestMeshProxy : IBackendRegistry, IAsyncDisposable
             await AnswerAsync(context, 503, $"no healthy upstream for {role} of {key}");
             return;
         }
+        var forwarded = new RequestContext();
+        forwarded.Initialize(context.Features);
+        var capture = rule.Mirror is { Role: not null } && TakeMirror(rule) ? new MirrorCapture(MirrorBodyLimit) : null;
         try
         {
-            byte[]? body = null;
-            if (rule.Mirror is { Role: { } mirrorRole } && TakeMirror(rule))
+            context.Response.Headers["x-mesh-role"] = role == BackendRole.Canary ? "canary" : "primary";
+            var result = await _forwarder.ForwardAsync(forwarded, Prefix(endpoint), null, capture);
+            if (result.Error is not (ProxyError.None or ProxyError.ClientAborted) && !context.Response.HasStarted)
+                await AnswerAsync(context, result.Status, $"{role} {endpoint.Id} did not answer: {result.Error} {result.Exception?.Message}");
+            if (capture is { Complete: true } && rule.Mirror is { Role: { } mirrorRole } && TryAcquire(key, mirrorRole, out var mirrorEndpoint, out var mirrorState))
             {
-                body = await ReadBodyAsync(context.Request);
-                _ = MirrorAsync(key, mirrorRole, context.Request, body);
+                // Built now, while the request's features are valid; sent without waiting.
+                var copy = HttpForwarder.CreateRequest(forwarded, Prefix(mirrorEndpoint), capture.Body.Length > 0 ? new ReadOnlyMemoryContent(capture.Body) : null);
+                _ = MirrorAsync(copy, mirrorState, capture);
+                capture = null;
             }
-            await ForwardAsync(context, endpoint, role, body);
         }
         finally
         {
+            capture?.Dispose();
+            forwarded.Reset();
             Release(state);
         }
     }
+
+    private static string Prefix(BackendEndpoint endpoint) => endpoint.Address.GetLeftPart(UriPartial.Authority);
 
     private static TestMeshRequest Describe(HttpRequest request)
     {
@@ -215,49 +218,12 @@ public sealed class TestMeshProxy : IBackendRegistry, IAsyncDisposable
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, BackendEndpoint endpoint, BackendRole role, byte[]? body)
+    private async Task MirrorAsync(HttpRequestMessage message, EndpointState state, MirrorCapture capture)
     {
-        using var message = CreateRequest(context.Request, endpoint, body);
-        if (body is null && HasBody(context.Request)) message.Content = new StreamContent(context.Request.Body);
-        if (message.Content is not null) CopyContentHeaders(context.Request, message);
-        HttpResponseMessage response;
-        try
-        {
-            response = await _client.SendAsync(message, context.RequestAborted);
-        }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
-        {
-            if (!context.RequestAborted.IsCancellationRequested) await AnswerAsync(context, 502, $"{role} {endpoint.Id} did not answer: {e.Message}");
-            return;
-        }
-        using (response)
-        {
-            context.Response.StatusCode = (int)response.StatusCode;
-            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
-            {
-                if (!HopByHop.Contains(name)) context.Response.Headers[name] = new StringValues([.. values]);
-            }
-            context.Response.Headers["x-mesh-role"] = role == BackendRole.Canary ? "canary" : "primary";
-            try
-            {
-                await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
-            }
-            catch (Exception e) when (e is IOException or OperationCanceledException or HttpRequestException)
-            {
-                context.Abort();
-            }
-        }
-    }
-
-    private async Task MirrorAsync(string key, BackendRole role, HttpRequest original, byte[] body)
-    {
-        if (!TryAcquire(key, role, out var endpoint, out var state)) return;
         Interlocked.Increment(ref _mirrored);
         try
         {
-            using var message = CreateRequest(original, endpoint, body);
-            if (message.Content is not null) CopyContentHeaders(original, message);
-            using var response = await _client.SendAsync(message, CancellationToken.None);
+            using var response = await _forwarder.Invoker.SendAsync(message, CancellationToken.None);
             await response.Content.CopyToAsync(Stream.Null);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
@@ -266,39 +232,10 @@ public sealed class TestMeshProxy : IBackendRegistry, IAsyncDisposable
         }
         finally
         {
+            message.Dispose();
+            capture.Dispose();
             Release(state);
         }
-    }
-
-    private static HttpRequestMessage CreateRequest(HttpRequest request, BackendEndpoint endpoint, byte[]? body)
-    {
-        var target = new Uri(endpoint.Address, (request.PathBase + request.Path).ToUriComponent() + request.QueryString.ToUriComponent());
-        var message = new HttpRequestMessage(new HttpMethod(request.Method), target) { Version = HttpVersion.Version11 };
-        foreach (var (name, values) in request.Headers)
-        {
-            if (HopByHop.Contains(name) || name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)) continue;
-            message.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
-        }
-        if (body is { Length: > 0 }) message.Content = new ByteArrayContent(body);
-        return message;
-    }
-
-    private static void CopyContentHeaders(HttpRequest request, HttpRequestMessage message)
-    {
-        foreach (var (name, values) in request.Headers)
-        {
-            if (name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)) message.Content!.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
-        }
-    }
-
-    private static bool HasBody(HttpRequest request) => request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
-
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request)
-    {
-        if (!HasBody(request)) return [];
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer);
-        return buffer.ToArray();
     }
 
     private static async Task AnswerAsync(HttpContext context, int status, string text)
@@ -312,7 +249,7 @@ public sealed class TestMeshProxy : IBackendRegistry, IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _client.Dispose();
+        _forwarder.Dispose();
     }
 
     public override string ToString() => $"test mesh proxy of {_mesh.Target} at {Address}";
