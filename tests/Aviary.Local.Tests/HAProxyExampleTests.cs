@@ -58,7 +58,10 @@ public sealed class HAProxyExampleTests
                 c => c.Name == "error-rate" && c.Result == Core.Scheduling.CheckResult.Pass);
             var v2 = bed.Status!.LastPromotedSpec;
 
-            await Task.Delay(TimeSpan.FromSeconds(11)); // let the 10s query window forget the previous canary
+            // The 10s query window must no longer hold the previous canary's answers: ask Prometheus until it says so.
+            await prometheus.WaitForValueAsync(
+                "sum(increase(haproxy_server_http_responses_total{proxy=\"podinfo.test\",server=~\"canary[0-9]+\"}[10s])) or vector(0)",
+                v => v == 0, Minute);
             Assert.Equal(0, await ApplyAsync(bed, "podinfo-v3-bad.yaml"));
             await bed.WaitForPhaseAsync(CanaryPhase.Failed, Minute * 2);
             Assert.Contains(bed.Events, e => e.StartsWith("Halt podinfo.test advancement error-rate", StringComparison.Ordinal));

@@ -68,7 +68,9 @@ public sealed class HAProxyRolloutTests
 
         bed.WriteWorkload("--version 2.0.0", replicas: 2);
         await bed.WaitForAsync(Minute * 2, s => s.Phase == CanaryPhase.Succeeded && s.LastPromotedSpec != before, "promotion");
-        await Task.Delay(1000);
+        // Requests after the promotion: the last 20 are the new primary's.
+        var promotedAt = bed.Traffic!.Results.Count;
+        await Eventually.True(() => bed.Traffic.Results.Count >= promotedAt + 20);
 
         var results = bed.Traffic!.Results.ToList();
         Assert.Empty(bed.Traffic.Failures());

@@ -77,7 +77,7 @@ public sealed class JudgeRolloutTests
         Assert.Equal(0, bed.Status.CanaryWeight);
         Assert.Empty(bed.Controller!.WorkloadOf("podinfo.test")!.Canary.Snapshot());
         var after = bed.Traffic!.Results.Count;
-        await Task.Delay(1000);
+        await Eventually.True(() => bed.Traffic.Results.Count >= after + 20);
         Assert.All(bed.Traffic.Results.Skip(after), r => Assert.Contains("\"version\":\"1.0.0\"", r.Body ?? "", StringComparison.Ordinal));
     }
 

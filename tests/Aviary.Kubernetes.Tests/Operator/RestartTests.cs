@@ -31,8 +31,8 @@ public sealed class RestartTests(OperatorCluster cluster)
         var weightAtKill = atKill["status"]!["canaryWeight"]!.GetValue<int>();
         // Mid-rollout: at 20 or beyond, below the end (the operator may have stepped on before the kill landed).
         Assert.InRange(weightAtKill, 20, 50);
-        // Nothing acts while no operator runs (a few analysis intervals).
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        // The kill stopped every loop (the host awaits them): nothing acts on the canary until the restart.
+        Assert.Null(bed.Operator());
         var idle = await bed.RequireAsync("flagger.app/v1beta1", "canaries/podinfo");
         Assert.Equal(atKill["metadata"]!["resourceVersion"]!.GetValue<string>(), idle["metadata"]!["resourceVersion"]!.GetValue<string>());
 

@@ -43,8 +43,9 @@ public sealed class RevertTests(OperatorCluster cluster)
         }
         var messages = bed.EventMessages();
         Assert.Contains($"Finalization done! podinfo.{bed.Namespace}: podinfo.{bed.Namespace} restored", messages);
-        // Nothing of the deleted Canary runs on: no rollout events after the finalization.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // Nothing of the deleted Canary runs on: its loop has ended, and no rollout events came after the finalization.
+        await bed.WaitUntilAsync(() => Task.FromResult(!bed.Operator()!.Controller.Running.Contains($"podinfo.{bed.Namespace}")),
+            TimeSpan.FromSeconds(60), "the deleted canary's loop ended");
         var afterwards = bed.EventMessages();
         Assert.Equal(messages.Count, afterwards.Count);
         Assert.Equal(3, await ReplicasAsync(bed, "podinfo"));
@@ -62,7 +63,9 @@ public sealed class RevertTests(OperatorCluster cluster)
 
         await bed.KubectlAsync("delete", "canary", "podinfo", "--wait=false");
         await bed.WaitUntilAsync(async () => await bed.GetCanaryAsync() is null, TimeSpan.FromSeconds(30), "the Canary gone");
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // Its loop ends without reverting anything: nothing can act on the target afterwards.
+        await bed.WaitUntilAsync(() => Task.FromResult(!bed.Operator()!.Controller.Running.Contains($"podinfo.{bed.Namespace}")),
+            TimeSpan.FromSeconds(60), "the deleted canary's loop ended");
         Assert.Equal(0, await ReplicasAsync(bed, "podinfo"));
         Assert.Equal("podinfo-primary", await ApexSelectorAsync(bed));
         Assert.DoesNotContain(bed.EventMessages(), m => m.StartsWith("Finalization done!", StringComparison.Ordinal));
