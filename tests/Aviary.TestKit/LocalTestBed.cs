@@ -177,14 +177,18 @@ public sealed class LocalTestBed : IAsyncDisposable
 
     private static IEnumerable<string> Split(string flags) => flags.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
-    /// <summary>Steady traffic through the router; every answer is recorded with its time and body's version.</summary>
+    /// <summary>
+    /// Steady traffic through the router; every answer is recorded with when it completed (<c>Time</c>), its status (0: no
+    /// answer), error, body, and when its request was sent (<c>Sent</c>: a continuation that ran late moves <c>Time</c>,
+    /// never <c>Sent</c>).
+    /// </summary>
     public sealed class Load : IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly Task[] _workers;
         private readonly HttpClient _client = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(10) }) { Timeout = TimeSpan.FromSeconds(10) };
 
-        public ConcurrentQueue<(DateTimeOffset Time, int Status, string? Error, string? Body)> Results { get; } = new();
+        public ConcurrentQueue<(DateTimeOffset Time, int Status, string? Error, string? Body, DateTimeOffset Sent)> Results { get; } = new();
 
         public Load(Uri url, int concurrency)
         {
@@ -192,11 +196,12 @@ public sealed class LocalTestBed : IAsyncDisposable
             {
                 while (!_stop.IsCancellationRequested)
                 {
+                    var sent = TimeProvider.System.GetUtcNow();
                     try
                     {
                         using var response = await _client.GetAsync(url, _stop.Token);
                         var body = await response.Content.ReadAsStringAsync(_stop.Token);
-                        Results.Enqueue((TimeProvider.System.GetUtcNow(), (int)response.StatusCode, null, body));
+                        Results.Enqueue((TimeProvider.System.GetUtcNow(), (int)response.StatusCode, null, body, sent));
                     }
                     catch (OperationCanceledException) when (_stop.IsCancellationRequested)
                     {
@@ -204,7 +209,7 @@ public sealed class LocalTestBed : IAsyncDisposable
                     }
                     catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                     {
-                        Results.Enqueue((TimeProvider.System.GetUtcNow(), 0, e.Message, null));
+                        Results.Enqueue((TimeProvider.System.GetUtcNow(), 0, e.Message, null, sent));
                         await Task.Delay(20);
                     }
                     await Task.Delay(10);
@@ -214,7 +219,7 @@ public sealed class LocalTestBed : IAsyncDisposable
 
         public int Count => Results.Count;
 
-        public List<(DateTimeOffset Time, int Status, string? Error, string? Body)> Failures(DateTimeOffset? from = null, DateTimeOffset? to = null) =>
+        public List<(DateTimeOffset Time, int Status, string? Error, string? Body, DateTimeOffset Sent)> Failures(DateTimeOffset? from = null, DateTimeOffset? to = null) =>
             Results.Where(r => (r.Status == 0 || r.Status >= 500) && (from is null || r.Time >= from) && (to is null || r.Time <= to)).ToList();
 
         public async ValueTask DisposeAsync()
