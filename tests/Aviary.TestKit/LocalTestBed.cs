@@ -49,14 +49,8 @@ public sealed class LocalTestBed : IAsyncDisposable
         Directory.CreateDirectory(Manifests);
     }
 
-    public static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
+    /// <summary>A free loopback port (see <see cref="FreePorts"/>).</summary>
+    public static int FreePort() => FreePorts.Next();
 
     /// <summary>Writes the Workload with the demo's flags (e.g. <c>--version 2.0.0 --error-rate 0.2</c>).</summary>
     public void WriteWorkload(string demoFlags, int replicas = 1, string? command = null)

@@ -97,14 +97,7 @@ internal sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>A port nobody listens on: bound, then released.</summary>
-    public static int ClosedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    public static int ClosedPort() => Aviary.TestKit.FreePorts.Next();
 
     public static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 

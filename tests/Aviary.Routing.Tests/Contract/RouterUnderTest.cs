@@ -68,10 +68,5 @@ public static class ContractCanaries
         """);
 
     /// <summary>A loopback port that was free a moment ago.</summary>
-    public static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    public static int FreePort() => FreePorts.Next();
 }

@@ -303,12 +303,7 @@ public sealed class ForwardingTests
     }
 
     /// <summary>A loopback port nobody listens on: bound, then released.</summary>
-    internal static Uri DeadAddress()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return new Uri($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}");
-    }
+    internal static Uri DeadAddress() => new($"http://127.0.0.1:{Aviary.TestKit.FreePorts.Next()}");
 
     private static async Task<string> ReadAtLeastAsync(Stream stream, int count)
     {
