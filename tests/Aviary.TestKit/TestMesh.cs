@@ -9,7 +9,7 @@ namespace Aviary.TestKit;
 
 /// <summary>
 /// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
-/// service (TrafficSplit, HTTPRoute, VirtualService or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
 /// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
@@ -143,6 +143,7 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.TrafficSplit => TestMeshRouteReader.TrafficSplit(value, Target),
                 TestMeshKind.HttpRoute => TestMeshRouteReader.HttpRoute(value, Target),
                 TestMeshKind.VirtualService => TestMeshRouteReader.VirtualService(value, Target),
+                TestMeshKind.TraefikService => TestMeshRouteReader.TraefikService(value, Target),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
         }
@@ -198,6 +199,9 @@ public enum TestMeshKind
 
     /// <summary>The NGINX ingress controller's <c>&lt;ingress&gt;-canary</c> Ingress.</summary>
     Ingress,
+
+    /// <summary>Traefik's weighted <c>TraefikService</c> named after the apex service.</summary>
+    TraefikService,
 }
 
 /// <summary>
@@ -252,6 +256,7 @@ public sealed record TestMeshTarget
             "gatewayapi:v1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1"),
             "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
             "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
+            "traefik" => (TestMeshKind.TraefikService, "traefik.io/v1alpha1"),
             _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
         };
         if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
@@ -269,6 +274,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.TrafficSplit => "split.smi-spec.io/v1alpha2",
                 TestMeshKind.HttpRoute => "gateway.networking.k8s.io/v1beta1",
                 TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
+                TestMeshKind.TraefikService => "traefik.io/v1alpha1",
                 _ => "networking.k8s.io/v1",
             };
             var (plural, name) = Kind switch
@@ -276,6 +282,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.TrafficSplit => ("trafficsplits", Service),
                 TestMeshKind.HttpRoute => ("httproutes", Service),
                 TestMeshKind.VirtualService => ("virtualservices", Service),
+                TestMeshKind.TraefikService => ("traefikservices", Service),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };
             return $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";

@@ -139,6 +139,19 @@ public static class TestMeshRouteReader
         return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(split), ResourceVersion(split));
     }
 
+    /// <summary>A Traefik TraefikService: one weighted round robin over its services (Traefik's <c>spec.weighted.services</c>).</summary>
+    public static TestMeshRoutes TraefikService(JsonObject service, TestMeshTarget target)
+    {
+        var destinations = new List<TestMeshDestination>();
+        foreach (var s in (service["spec"]?["weighted"]?["services"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var name = Text(s["name"]) ?? "";
+            // Traefik's default weight is 1.
+            destinations.Add(new TestMeshDestination(name, target.RoleOf(name), Integer(s["weight"]) ?? 1));
+        }
+        return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(service), ResourceVersion(service));
+    }
+
     /// <summary>A Gateway API HTTPRoute: its rules in order, matches by path, method, headers and query parameters, RequestMirror filters.</summary>
     public static TestMeshRoutes HttpRoute(JsonObject route, TestMeshTarget target)
     {

@@ -232,3 +232,12 @@ public sealed class NginxRouterContractTests(KubeApiServerFixture fixture) : Kub
 
     protected override (bool Match, bool Mirror) Expected => (true, false);
 }
+
+/// <summary>The contract for provider <c>traefik</c> (a weighted TraefikService).</summary>
+[Collection(KubeCollection.Name)]
+public sealed class TraefikRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "traefik";
+
+    protected override (bool Match, bool Mirror) Expected => (false, false);
+}
