@@ -9,7 +9,7 @@ namespace Aviary.TestKit;
 
 /// <summary>
 /// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
-/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
 /// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
@@ -144,6 +144,7 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.HttpRoute => TestMeshRouteReader.HttpRoute(value, Target),
                 TestMeshKind.VirtualService => TestMeshRouteReader.VirtualService(value, Target),
                 TestMeshKind.TraefikService => TestMeshRouteReader.TraefikService(value, Target),
+                TestMeshKind.ApisixRoute => TestMeshRouteReader.ApisixRoute(value, Target),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
         }
@@ -202,6 +203,9 @@ public enum TestMeshKind
 
     /// <summary>Traefik's weighted <c>TraefikService</c> named after the apex service.</summary>
     TraefikService,
+
+    /// <summary>APISIX's <c>&lt;route&gt;-canary</c> ApisixRoute (the copy of the user's route Aviary writes).</summary>
+    ApisixRoute,
 }
 
 /// <summary>
@@ -225,6 +229,9 @@ public sealed record TestMeshTarget
 
     public string IngressAnnotationsPrefix { get; init; } = "nginx.ingress.kubernetes.io";
 
+    /// <summary>APISIX: the user's ApisixRoute (<c>spec.routeRef.name</c>); the mesh reads <c>&lt;route&gt;-canary</c>.</summary>
+    public string? Route { get; init; }
+
     /// <summary>The canary's workload (the Deployment, Flagger's <c>{{ target }}</c>) in the metrics; default <see cref="Service"/>. The primary's is <c>&lt;workload&gt;-primary</c>.</summary>
     public string? Workload { get; init; }
 
@@ -244,7 +251,8 @@ public sealed record TestMeshTarget
         service == PrimaryService ? BackendRole.Primary : service == CanaryService ? BackendRole.Canary : null;
 
     /// <summary>The target for a canary's <c>spec.provider</c>, as Aviary's routers write it.</summary>
-    public static TestMeshTarget ForProvider(string provider, string @namespace, string service, string? ingress = null, string? workload = null)
+    public static TestMeshTarget ForProvider(string provider, string @namespace, string service, string? ingress = null, string? workload = null,
+        string? route = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(provider);
         var (kind, version) = provider switch
@@ -257,11 +265,14 @@ public sealed record TestMeshTarget
             "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
             "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
             "traefik" => (TestMeshKind.TraefikService, "traefik.io/v1alpha1"),
+            "apisix" => (TestMeshKind.ApisixRoute, "apisix.apache.org/v2"),
             _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
         };
         if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
             throw new ArgumentException("provider nginx needs the main ingress' name", nameof(ingress));
-        return new TestMeshTarget { Namespace = @namespace, Service = service, Kind = kind, ApiVersion = version, Ingress = ingress, Workload = workload };
+        if (kind == TestMeshKind.ApisixRoute && string.IsNullOrEmpty(route))
+            throw new ArgumentException("provider apisix needs the user's ApisixRoute's name", nameof(route));
+        return new TestMeshTarget { Namespace = @namespace, Service = service, Kind = kind, ApiVersion = version, Ingress = ingress, Workload = workload, Route = route };
     }
 
     /// <summary>The API path of the object the mesh reads.</summary>
@@ -275,6 +286,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.HttpRoute => "gateway.networking.k8s.io/v1beta1",
                 TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
                 TestMeshKind.TraefikService => "traefik.io/v1alpha1",
+                TestMeshKind.ApisixRoute => "apisix.apache.org/v2",
                 _ => "networking.k8s.io/v1",
             };
             var (plural, name) = Kind switch
@@ -283,6 +295,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.HttpRoute => ("httproutes", Service),
                 TestMeshKind.VirtualService => ("virtualservices", Service),
                 TestMeshKind.TraefikService => ("traefikservices", Service),
+                TestMeshKind.ApisixRoute => ("apisixroutes", (Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")) + "-canary"),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };
             return $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";
