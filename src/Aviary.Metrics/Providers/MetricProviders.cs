@@ -14,6 +14,7 @@ public static class MetricProviders
         new Dictionary<string, Func<MetricProviderContext, Outcome<IMetricQueryProvider>>>(StringComparer.Ordinal)
         {
             [PrometheusProvider.TypeName] = PrometheusProvider.Create,
+            [DatadogProvider.TypeName] = DatadogProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>
