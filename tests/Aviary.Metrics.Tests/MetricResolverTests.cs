@@ -245,10 +245,10 @@ public sealed class MetricResolverTests : IAsyncLifetime
     [Fact]
     public async Task QueryAsync_TemplateOfUnimplementedType_ErrorNamesTheType()
     {
-        Template("error-rate", "avg:errors{*}", type: "newrelic");
+        Template("error-rate", "avg:errors{*}", type: "splunk");
         using var resolver = Resolver();
         var sample = await QueryAsync(resolver, Canary(ErrorRate));
-        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'newrelic' is not implemented by Aviary yet (implemented: datadog, prometheus)", "newrelic"), sample);
+        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'splunk' is not implemented by Aviary yet (implemented: datadog, newrelic, prometheus)", "splunk"), sample);
     }
 
     [Fact]

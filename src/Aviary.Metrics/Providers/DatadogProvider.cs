@@ -22,23 +22,16 @@ internal sealed class DatadogProvider : IMetricQueryProvider
     public const string ApplicationKeySecretKey = "datadog_application_key";
 
     private const int WindowIntervals = 10;
-    private const int MaxAnswerChars = 300;
 
-    private readonly HttpClient _http;
-    private readonly string _address;
+    private readonly HttpApi _api;
     private readonly TimeSpan _window;
     private readonly TimeProvider _time;
-    private readonly TimeSpan _timeout;
 
-    private DatadogProvider(Uri address, string apiKey, string applicationKey, TimeSpan window, TimeSpan timeout, TimeProvider time)
+    private DatadogProvider(HttpApi api, TimeSpan window, TimeProvider time)
     {
-        _address = address.GetLeftPart(UriPartial.Path).TrimEnd('/');
+        _api = api;
         _window = window;
         _time = time;
-        _timeout = timeout;
-        _http = new HttpClient(new SocketsHttpHandler { UseProxy = true, UseCookies = false }) { Timeout = Timeout.InfiniteTimeSpan };
-        _http.DefaultRequestHeaders.Add("DD-API-KEY", apiKey);
-        _http.DefaultRequestHeaders.Add("DD-APPLICATION-KEY", applicationKey);
     }
 
     public string Type => TypeName;
@@ -55,7 +48,8 @@ internal sealed class DatadogProvider : IMetricQueryProvider
             return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain {ApplicationKeySecretKey}");
         if (!GoDuration.TryParse(context.MetricInterval, out var interval) || interval <= TimeSpan.Zero)
             return Outcome<IMetricQueryProvider>.Fail($"{TypeName}: cannot read the metric interval '{context.MetricInterval}'");
-        return new DatadogProvider(url, apiKey, applicationKey, interval * WindowIntervals, context.Timeout, context.Time);
+        var headers = new Dictionary<string, string> { ["DD-API-KEY"] = apiKey, ["DD-APPLICATION-KEY"] = applicationKey };
+        return new DatadogProvider(new HttpApi(TypeName, url, headers, context.Timeout, context.Time), interval * WindowIntervals, context.Time);
     }
 
     public async ValueTask<QueryResult> RunQueryAsync(string query, CancellationToken cancellationToken)
@@ -64,14 +58,14 @@ internal sealed class DatadogProvider : IMetricQueryProvider
         var from = to - (long)_window.TotalSeconds;
         var path = "/api/v1/query?query=" + Uri.EscapeDataString(query)
             + "&from=" + from.ToString(CultureInfo.InvariantCulture) + "&to=" + to.ToString(CultureInfo.InvariantCulture);
-        var (status, body, error) = await GetAsync(path, cancellationToken).ConfigureAwait(false);
+        var (status, body, error) = await _api.GetAsync(path, cancellationToken).ConfigureAwait(false);
         if (error is not null) return QueryResult.Failed(error);
-        if (status != HttpStatusCode.OK) return QueryResult.Failed(Refused(status, body!));
+        if (status != HttpStatusCode.OK) return QueryResult.Failed(_api.Refused(status, body));
         try
         {
-            using var document = JsonDocument.Parse(body!);
+            using var document = JsonDocument.Parse(body);
             if (!document.RootElement.TryGetProperty("series", out var series) || series.ValueKind != JsonValueKind.Array || series.GetArrayLength() == 0)
-                return QueryResult.NoData($"{TypeName} query returned no series: {Trim(body!)}");
+                return QueryResult.NoData($"{TypeName} query returned no series: {HttpApi.Trim(body)}");
             var first = series[0];
             if (!first.TryGetProperty("pointlist", out var points) || points.ValueKind != JsonValueKind.Array || points.GetArrayLength() == 0)
                 return QueryResult.NoData($"{TypeName} query returned a series without points");
@@ -83,53 +77,16 @@ internal sealed class DatadogProvider : IMetricQueryProvider
         }
         catch (JsonException e)
         {
-            return QueryResult.Failed($"{TypeName} answered something that is not JSON ({e.Message}): {Trim(body!)}");
+            return QueryResult.Failed($"{TypeName} answered something that is not JSON ({e.Message}): {HttpApi.Trim(body)}");
         }
     }
 
     public async ValueTask<Outcome> IsOnlineAsync(CancellationToken cancellationToken)
     {
-        var (status, body, error) = await GetAsync("/api/v1/validate", cancellationToken).ConfigureAwait(false);
+        var (status, body, error) = await _api.GetAsync("/api/v1/validate", cancellationToken).ConfigureAwait(false);
         if (error is not null) return Outcome.Fail(error);
-        return status == HttpStatusCode.OK ? Outcome.Ok : Outcome.Fail(Refused(status, body!));
+        return status == HttpStatusCode.OK ? Outcome.Ok : Outcome.Fail(_api.Refused(status, body));
     }
 
-    private async Task<(HttpStatusCode Status, string? Body, string? Error)> GetAsync(string pathAndQuery, CancellationToken cancellationToken)
-    {
-        using var deadline = Deadline.After(_timeout, _time, cancellationToken);
-        try
-        {
-            using var response = await _http.GetAsync(new Uri(_address + pathAndQuery), deadline.Token).ConfigureAwait(false);
-            var body = await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false);
-            return (response.StatusCode, body, null);
-        }
-        catch (OperationCanceledException) when (deadline.Expired)
-        {
-            return (0, null, $"{TypeName} at {_address} did not answer within {_timeout.TotalSeconds:0.#}s");
-        }
-        catch (HttpRequestException e)
-        {
-            return (0, null, $"{TypeName} at {_address} cannot be reached: {e.Message}");
-        }
-    }
-
-    private string Refused(HttpStatusCode status, string body)
-    {
-        var what = status switch
-        {
-            HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => "the API or application key was refused",
-            HttpStatusCode.TooManyRequests => "rate limited",
-            >= HttpStatusCode.InternalServerError => "server error",
-            _ => "refused the query",
-        };
-        return $"{TypeName} at {_address} answered {(int)status} ({what}): {Trim(body)}";
-    }
-
-    private static string Trim(string text)
-    {
-        var line = text.ReplaceLineEndings(" ").Trim();
-        return line.Length > MaxAnswerChars ? line[..MaxAnswerChars] + "…" : line;
-    }
-
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _api.Dispose();
 }

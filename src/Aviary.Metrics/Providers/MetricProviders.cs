@@ -15,6 +15,7 @@ public static class MetricProviders
         {
             [PrometheusProvider.TypeName] = PrometheusProvider.Create,
             [DatadogProvider.TypeName] = DatadogProvider.Create,
+            [NewRelicProvider.TypeName] = NewRelicProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>

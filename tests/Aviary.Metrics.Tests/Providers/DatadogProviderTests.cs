@@ -117,7 +117,7 @@ public sealed class DatadogProviderTests : IAsyncLifetime
         var result = await provider.RunQueryAsync("avg:latency{*}", CancellationToken.None);
 
         Assert.Equal(QueryResultKind.Error, result.Kind);
-        Assert.Contains("403 (the API or application key was refused)", result.Message, StringComparison.Ordinal);
+        Assert.Contains("403 (the credentials were refused)", result.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("wrong-api-key", result.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("wrong-app-key", result.Message, StringComparison.Ordinal);
     }
