@@ -16,6 +16,7 @@ public static class MetricProviders
             [PrometheusProvider.TypeName] = PrometheusProvider.Create,
             [DatadogProvider.TypeName] = DatadogProvider.Create,
             [NewRelicProvider.TypeName] = NewRelicProvider.Create,
+            [DynatraceProvider.TypeName] = DynatraceProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>
