@@ -34,12 +34,28 @@ internal sealed class HttpApi : IDisposable
     public string Address { get; }
 
     /// <summary>GETs <paramref name="pathAndQuery"/>: the status and body, or (status 0) why there is no answer.</summary>
-    public async Task<(HttpStatusCode Status, string Body, string? Error)> GetAsync(string pathAndQuery, CancellationToken cancellationToken)
+    public Task<(HttpStatusCode Status, string Body, string? Error)> GetAsync(string pathAndQuery, CancellationToken cancellationToken) =>
+        SendAsync(() => new HttpRequestMessage(HttpMethod.Get, new Uri(Address + pathAndQuery)), cancellationToken);
+
+    /// <summary>POSTs <paramref name="json"/> to <paramref name="pathAndQuery"/>, asking for <paramref name="accept"/>.</summary>
+    public Task<(HttpStatusCode Status, string Body, string? Error)> PostJsonAsync(string pathAndQuery, string json, string accept, CancellationToken cancellationToken) =>
+        SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Address + pathAndQuery))
+            {
+                Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Accept.ParseAdd(accept);
+            return request;
+        }, cancellationToken);
+
+    private async Task<(HttpStatusCode Status, string Body, string? Error)> SendAsync(Func<HttpRequestMessage> build, CancellationToken cancellationToken)
     {
         using var deadline = Deadline.After(_timeout, _time, cancellationToken);
         try
         {
-            using var response = await _http.GetAsync(new Uri(Address + pathAndQuery), deadline.Token).ConfigureAwait(false);
+            using var request = build();
+            using var response = await _http.SendAsync(request, deadline.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false);
             return (response.StatusCode, body, null);
         }

@@ -17,6 +17,7 @@ public static class MetricProviders
             [DatadogProvider.TypeName] = DatadogProvider.Create,
             [NewRelicProvider.TypeName] = NewRelicProvider.Create,
             [DynatraceProvider.TypeName] = DynatraceProvider.Create,
+            [InfluxDbProvider.TypeName] = InfluxDbProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>

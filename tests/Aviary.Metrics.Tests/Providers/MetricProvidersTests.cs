@@ -29,7 +29,7 @@ public sealed class MetricProvidersTests
     {
         var created = MetricProviders.Create(Context(new MetricTemplateProvider { Type = type, Address = "http://x" }));
         Assert.False(created.Succeeded);
-        Assert.Equal($"metric provider type '{type}' is not implemented by Aviary yet (implemented: datadog, dynatrace, newrelic, prometheus)", created.Error);
+        Assert.Equal($"metric provider type '{type}' is not implemented by Aviary yet (implemented: datadog, dynatrace, influxdb, newrelic, prometheus)", created.Error);
     }
 
     [Theory]
@@ -40,7 +40,7 @@ public sealed class MetricProvidersTests
     {
         var created = MetricProviders.Create(Context(new MetricTemplateProvider { Type = type, Address = "http://x" }));
         Assert.False(created.Succeeded);
-        Assert.Equal($"unknown metric provider type '{type}' (implemented: datadog, dynatrace, newrelic, prometheus)", created.Error);
+        Assert.Equal($"unknown metric provider type '{type}' (implemented: datadog, dynatrace, influxdb, newrelic, prometheus)", created.Error);
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class MetricProvidersTests
     [Fact]
     public void Implemented_AreFlaggerTypes()
     {
-        Assert.Equal(["datadog", "dynatrace", "newrelic", "prometheus"], MetricProviders.Implemented);
+        Assert.Equal(["datadog", "dynatrace", "influxdb", "newrelic", "prometheus"], MetricProviders.Implemented);
         Assert.All(MetricProviders.Implemented, t => Assert.Contains(t, MetricProviders.FlaggerTypes));
     }
 }
