@@ -3,7 +3,6 @@ using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
 using Aviary.Kubernetes.Client;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Aviary.Kubernetes.Routers;
 
@@ -16,60 +15,21 @@ namespace Aviary.Kubernetes.Routers;
 /// documentation has it; see <see cref="RouterCapabilities"/>). Reconciling keeps the weights in place; the canary's share
 /// is read as 100 minus the primary's, as Flagger reads it.
 /// </summary>
-public sealed class TraefikRouter : IKubeRouter
+public sealed class TraefikRouter(KubeClient client, ILogger? logger = null) : WeightedObjectRouter(client, KubeResources.TraefikServices, logger)
 {
-    private readonly RoutedObjects _services;
-    private readonly ILogger _logger;
+    public override string Provider => Providers.Traefik;
 
-    public TraefikRouter(KubeClient client, ILogger? logger = null)
-    {
-        ArgumentNullException.ThrowIfNull(client);
-        _logger = logger ?? NullLogger.Instance;
-        _services = new RoutedObjects(client, KubeResources.TraefikServices, _logger);
-    }
+    private protected override string? Unroutable(CanaryPolicy canary) =>
+        canary.ServicePort is null ? $"cannot route {canary.Id}: the traefik router needs spec.service.port" : null;
 
-    public string Provider => Providers.Traefik;
-
-    public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(canary);
-        if (RouterCapabilities.Refusal(canary, Provider) is { } error) return Outcome.Fail(error);
-        if (canary.ServicePort is null) return Outcome.Fail($"cannot route {canary.Id}: the traefik router needs spec.service.port");
-        // A new TraefikService sends everything to the primary; an existing one keeps its weights.
-        return await _services.ApplyAsync(canary.Namespace, canary.ServiceName, create: true,
-            current => Desire(canary, current, current is null ? RouteWeights.AllPrimary : RouterChecks.OrAllPrimary(ReadWeights(canary, current))),
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    public async ValueTask<Outcome<RouteWeights>> GetRoutesAsync(CanaryPolicy canary, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(canary);
-        var service = await _services.RequireAsync(canary.Namespace, canary.ServiceName, cancellationToken).ConfigureAwait(false);
-        return service.Succeeded ? ReadWeights(canary, service.Value!) : Outcome<RouteWeights>.Fail(service.Error!);
-    }
-
-    public async ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(canary);
-        if ((RouterCapabilities.Refusal(canary, Provider, weights.Mirrored) ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
-        var result = await _services.ApplyAsync(canary.Namespace, canary.ServiceName, create: false, current => Desire(canary, current, weights),
-            cancellationToken).ConfigureAwait(false);
-        if (result.Succeeded) KubeRouterLog.Routed(_logger, _services.Kind, canary.ServiceName, canary.Namespace, weights.ToString());
-        return result;
-    }
-
-    /// <summary>Routes everything to the primary; the TraefikService itself goes with the Canary (owner reference).</summary>
-    public ValueTask<Outcome> FinalizeAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
-        SetRoutesAsync(canary, RouteWeights.AllPrimary, cancellationToken);
-
-    private JsonObject? Desire(CanaryPolicy canary, JsonObject? current, RouteWeights weights)
+    private protected override JsonObject? Desire(CanaryPolicy canary, JsonObject? current, RouteWeights weights)
     {
         var services = new JsonArray(Service(canary, canary.ServiceName + "-primary", weights.Primary));
         // Flagger lists the canary only while it takes traffic.
         if (weights.Canary > 0) services.Add(Service(canary, canary.ServiceName + "-canary", weights.Canary));
         var spec = new JsonObject { ["weighted"] = new JsonObject { ["services"] = services } };
         var apex = canary.Manifest.Spec.Service?.Apex;
-        return RoutingJson.Desire(_services.Type, canary.ServiceName, canary, current, spec, apex?.Labels, apex?.Annotations);
+        return RoutingJson.Desire(Objects.Type, canary.ServiceName, canary, current, spec, apex?.Labels, apex?.Annotations);
     }
 
     private static JsonObject Service(CanaryPolicy canary, string name, int weight) => new()
@@ -80,7 +40,7 @@ public sealed class TraefikRouter : IKubeRouter
         ["weight"] = weight,
     };
 
-    private static Outcome<RouteWeights> ReadWeights(CanaryPolicy canary, JsonObject service)
+    private protected override Outcome<RouteWeights> ReadWeights(CanaryPolicy canary, JsonObject service)
     {
         var primary = canary.ServiceName + "-primary";
         var services = (service["spec"]?["weighted"]?["services"] as JsonArray ?? []).OfType<JsonObject>().ToList();
