@@ -245,10 +245,10 @@ public sealed class MetricResolverTests : IAsyncLifetime
     [Fact]
     public async Task QueryAsync_TemplateOfUnimplementedType_ErrorNamesTheType()
     {
-        Template("error-rate", "avg:errors{*}", type: "datadog");
+        Template("error-rate", "avg:errors{*}", type: "splunk");
         using var resolver = Resolver();
         var sample = await QueryAsync(resolver, Canary(ErrorRate));
-        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'datadog' is not implemented by Aviary yet (implemented: prometheus)", "datadog"), sample);
+        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'splunk' is not implemented by Aviary yet (implemented: datadog, dynatrace, influxdb, newrelic, prometheus)", "splunk"), sample);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace Aviary.TestKit;
 
 /// <summary>
 /// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
-/// service (TrafficSplit, HTTPRoute, VirtualService or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
 /// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
@@ -143,6 +143,8 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.TrafficSplit => TestMeshRouteReader.TrafficSplit(value, Target),
                 TestMeshKind.HttpRoute => TestMeshRouteReader.HttpRoute(value, Target),
                 TestMeshKind.VirtualService => TestMeshRouteReader.VirtualService(value, Target),
+                TestMeshKind.TraefikService => TestMeshRouteReader.TraefikService(value, Target),
+                TestMeshKind.ApisixRoute => TestMeshRouteReader.ApisixRoute(value, Target),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
         }
@@ -198,6 +200,12 @@ public enum TestMeshKind
 
     /// <summary>The NGINX ingress controller's <c>&lt;ingress&gt;-canary</c> Ingress.</summary>
     Ingress,
+
+    /// <summary>Traefik's weighted <c>TraefikService</c> named after the apex service.</summary>
+    TraefikService,
+
+    /// <summary>APISIX's <c>&lt;route&gt;-canary</c> ApisixRoute (the copy of the user's route Aviary writes).</summary>
+    ApisixRoute,
 }
 
 /// <summary>
@@ -221,6 +229,9 @@ public sealed record TestMeshTarget
 
     public string IngressAnnotationsPrefix { get; init; } = "nginx.ingress.kubernetes.io";
 
+    /// <summary>APISIX: the user's ApisixRoute (<c>spec.routeRef.name</c>); the mesh reads <c>&lt;route&gt;-canary</c>.</summary>
+    public string? Route { get; init; }
+
     /// <summary>The canary's workload (the Deployment, Flagger's <c>{{ target }}</c>) in the metrics; default <see cref="Service"/>. The primary's is <c>&lt;workload&gt;-primary</c>.</summary>
     public string? Workload { get; init; }
 
@@ -240,7 +251,8 @@ public sealed record TestMeshTarget
         service == PrimaryService ? BackendRole.Primary : service == CanaryService ? BackendRole.Canary : null;
 
     /// <summary>The target for a canary's <c>spec.provider</c>, as Aviary's routers write it.</summary>
-    public static TestMeshTarget ForProvider(string provider, string @namespace, string service, string? ingress = null, string? workload = null)
+    public static TestMeshTarget ForProvider(string provider, string @namespace, string service, string? ingress = null, string? workload = null,
+        string? route = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(provider);
         var (kind, version) = provider switch
@@ -252,11 +264,15 @@ public sealed record TestMeshTarget
             "gatewayapi:v1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1"),
             "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
             "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
+            "traefik" => (TestMeshKind.TraefikService, "traefik.io/v1alpha1"),
+            "apisix" => (TestMeshKind.ApisixRoute, "apisix.apache.org/v2"),
             _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
         };
         if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
             throw new ArgumentException("provider nginx needs the main ingress' name", nameof(ingress));
-        return new TestMeshTarget { Namespace = @namespace, Service = service, Kind = kind, ApiVersion = version, Ingress = ingress, Workload = workload };
+        if (kind == TestMeshKind.ApisixRoute && string.IsNullOrEmpty(route))
+            throw new ArgumentException("provider apisix needs the user's ApisixRoute's name", nameof(route));
+        return new TestMeshTarget { Namespace = @namespace, Service = service, Kind = kind, ApiVersion = version, Ingress = ingress, Workload = workload, Route = route };
     }
 
     /// <summary>The API path of the object the mesh reads.</summary>
@@ -269,6 +285,8 @@ public sealed record TestMeshTarget
                 TestMeshKind.TrafficSplit => "split.smi-spec.io/v1alpha2",
                 TestMeshKind.HttpRoute => "gateway.networking.k8s.io/v1beta1",
                 TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
+                TestMeshKind.TraefikService => "traefik.io/v1alpha1",
+                TestMeshKind.ApisixRoute => "apisix.apache.org/v2",
                 _ => "networking.k8s.io/v1",
             };
             var (plural, name) = Kind switch
@@ -276,6 +294,8 @@ public sealed record TestMeshTarget
                 TestMeshKind.TrafficSplit => ("trafficsplits", Service),
                 TestMeshKind.HttpRoute => ("httproutes", Service),
                 TestMeshKind.VirtualService => ("virtualservices", Service),
+                TestMeshKind.TraefikService => ("traefikservices", Service),
+                TestMeshKind.ApisixRoute => ("apisixroutes", (Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")) + "-canary"),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };
             return $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";

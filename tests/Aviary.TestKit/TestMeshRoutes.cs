@@ -139,6 +139,42 @@ public static class TestMeshRouteReader
         return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(split), ResourceVersion(split));
     }
 
+    /// <summary>A Traefik TraefikService: one weighted round robin over its services (Traefik's <c>spec.weighted.services</c>).</summary>
+    public static TestMeshRoutes TraefikService(JsonObject service, TestMeshTarget target)
+    {
+        var destinations = new List<TestMeshDestination>();
+        foreach (var s in (service["spec"]?["weighted"]?["services"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var name = Text(s["name"]) ?? "";
+            // Traefik's default weight is 1.
+            destinations.Add(new TestMeshDestination(name, target.RoleOf(name), Integer(s["weight"]) ?? 1));
+        }
+        return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(service), ResourceVersion(service));
+    }
+
+    /// <summary>
+    /// An APISIX ApisixRoute: its HTTP rules in order (APISIX prefers the higher <c>priority</c>), each matching its
+    /// <c>match.paths</c> (a trailing <c>*</c> is a prefix) and splitting by its backends' weights (default 100).
+    /// </summary>
+    public static TestMeshRoutes ApisixRoute(JsonObject route, TestMeshTarget target)
+    {
+        var rules = new List<(int Priority, TestMeshRule Rule)>();
+        foreach (var http in (route["spec"]?["http"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var matches = (http["match"]?["paths"] as JsonArray ?? []).Select(p => Text(p) ?? "/")
+                .Select(p => new TestMeshMatch
+                {
+                    Path = p.EndsWith('*') ? new TestMeshValueMatch("", TestMeshMatchKind.Prefix, p[..^1]) : new TestMeshValueMatch("", TestMeshMatchKind.Exact, p),
+                })
+                .ToList();
+            var destinations = (http["backends"] as JsonArray ?? []).OfType<JsonObject>()
+                .Select(b => new TestMeshDestination(Text(b["serviceName"]) ?? "", target.RoleOf(Text(b["serviceName"])), Integer(b["weight"]) ?? 100))
+                .ToList();
+            rules.Add((Integer(http["priority"]) ?? 0, new TestMeshRule(matches, destinations)));
+        }
+        return new TestMeshRoutes([.. rules.OrderByDescending(r => r.Priority).Select(r => r.Rule)], Describe(route), ResourceVersion(route));
+    }
+
     /// <summary>A Gateway API HTTPRoute: its rules in order, matches by path, method, headers and query parameters, RequestMirror filters.</summary>
     public static TestMeshRoutes HttpRoute(JsonObject route, TestMeshTarget target)
     {

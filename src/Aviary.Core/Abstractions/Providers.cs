@@ -37,6 +37,14 @@ public static class Providers
         Linkerd, Nginx, Osm, Skipper, SmiV1Alpha1, SmiV1Alpha2, SmiV1Alpha3, Traefik,
     ];
 
+    /// <summary>
+    /// Providers a Canary may still name (so that the error is about the provider, not a typo) but that no runtime runs,
+    /// with the reason: AWS App Mesh reached its end of life on 30 September 2026.
+    /// </summary>
+    public static string? Retired(string? provider) => provider is AppMesh or AppMeshV1Beta2
+        ? "AWS App Mesh reached its end of life in September 2026 and Aviary has no router for it; move the service to another mesh or ingress (for example gatewayapi:v1 or istio)"
+        : null;
+
     /// <summary>Whether <paramref name="provider"/> is one of <see cref="All"/>.</summary>
     public static bool IsKnown(string? provider) => provider is not null && All.Contains(provider, StringComparer.Ordinal);
 }

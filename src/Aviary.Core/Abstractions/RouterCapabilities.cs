@@ -21,8 +21,8 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
     private static readonly RouterCapabilities ServicesOnly = new(false, false, false, false);
 
     /// <summary>
-    /// The capabilities of <paramref name="provider"/>'s router. A/B testing follows Flagger's documentation (Istio, App Mesh,
-    /// NGINX, Contour, Gloo, Gateway API); mirroring and session affinity are Istio's and Gateway API's there, and Aviary's
+    /// The capabilities of <paramref name="provider"/>'s router. A/B testing follows Flagger's documentation (Istio, NGINX,
+    /// Contour, Gloo, Gateway API; App Mesh is retired, see <see cref="Providers.Retired"/>); mirroring and session affinity are Istio's and Gateway API's there, and Aviary's
     /// built-in router has all four. Session affinity is not yet implemented by the Kubernetes routers. An empty provider
     /// (the runtime's default, not chosen yet) refuses nothing: each runtime checks again once it has chosen.
     /// </summary>
@@ -31,7 +31,7 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
         "" or Providers.Builtin => Everything,
         Providers.Kubernetes => ServicesOnly,
         Providers.Istio or Providers.GatewayApiV1 or Providers.GatewayApiV1Beta1 => WeightsMatchMirror,
-        Providers.Nginx or Providers.Contour or Providers.Gloo or Providers.AppMesh or Providers.AppMeshV1Beta2 => WeightsAndMatch,
+        Providers.Nginx or Providers.Contour or Providers.Gloo => WeightsAndMatch,
         _ => WeightsOnly,
     };
 
@@ -48,7 +48,7 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
         var found = new List<Diagnostic>();
         void Refuse(string path, string feature, Func<RouterCapabilities, bool> has)
         {
-            var message = $"{feature} is not supported by the {provider} router (providers that support it: {string.Join(", ", Providers.All.Where(p => has(Of(p))))})";
+            var message = $"{feature} is not supported by the {provider} router (providers that support it: {string.Join(", ", Providers.All.Where(p => Providers.Retired(p) is null && has(Of(p))))})";
             found.Add(can.Weights ? Diagnostic.Error(path, message) : Diagnostic.Warning(path, message + "; ignored, the Services switch all traffic at once"));
         }
         if (canary.Match.Count > 0 && !can.Match) Refuse("spec.analysis.match", "A/B testing", c => c.Match);

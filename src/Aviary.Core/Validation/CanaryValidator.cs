@@ -42,6 +42,8 @@ public static partial class CanaryValidator
             ValidateStringMatches(service, bag);
         }
 
+        if (Providers.Retired(spec.Provider) is { } retired) bag.Error("spec.provider", $"'{spec.Provider}': {retired}");
+
         var progressDeadline = TimeSpan.FromSeconds(DefaultProgressDeadlineSeconds);
         if (spec.ProgressDeadlineSeconds is { } pds)
         {

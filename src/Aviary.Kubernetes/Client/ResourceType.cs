@@ -88,6 +88,12 @@ public static class KubeResources
     /// <summary>Istio DestinationRule v1beta1; <see cref="Find"/> also knows v1alpha3.</summary>
     public static ResourceType DestinationRules { get; } = new("networking.istio.io", "v1beta1", "DestinationRule", "destinationrules");
 
+    /// <summary>Traefik's weighted TraefikService (<c>traefik.io/v1alpha1</c>, the group Flagger writes).</summary>
+    public static ResourceType TraefikServices { get; } = new("traefik.io", "v1alpha1", "TraefikService", "traefikservices");
+
+    /// <summary>APISIX's ApisixRoute (<c>apisix.apache.org/v2</c>).</summary>
+    public static ResourceType ApisixRoutes { get; } = new("apisix.apache.org", "v2", "ApisixRoute", "apisixroutes");
+
     /// <summary>Every built-in entry, all versions.</summary>
     public static IReadOnlyList<ResourceType> All { get; } =
     [
@@ -97,7 +103,7 @@ public static class KubeResources
         Ingresses, CustomResourceDefinitions,
         Canaries, MetricTemplates, AlertProviders,
         TrafficSplits.WithVersion("v1alpha1"), TrafficSplits, TrafficSplits.WithVersion("v1alpha3"),
-        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"),
+        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes,
         VirtualServices, VirtualServices.WithVersion("v1alpha3"), DestinationRules, DestinationRules.WithVersion("v1alpha3"),
     ];
 

@@ -4,7 +4,6 @@ using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
 using Aviary.Kubernetes.Client;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Aviary.Kubernetes.Routers;
 
@@ -28,12 +27,10 @@ public enum SmiVersion
 /// TrafficSplit splits by weight only: A/B testing, mirroring and session affinity are answered with a failed
 /// <see cref="Outcome"/>.
 /// </summary>
-public sealed class SmiRouter : IKubeRouter
+public sealed class SmiRouter : WeightedObjectRouter
 {
-    private readonly RoutedObjects _splits;
     private readonly SmiVersion _version;
     private readonly string? _targetMesh;
-    private readonly ILogger _logger;
 
     /// <param name="client">The API client.</param>
     /// <param name="version">The TrafficSplit version to write and read.</param>
@@ -42,56 +39,24 @@ public sealed class SmiRouter : IKubeRouter
     /// <param name="logger">Where it logs; nowhere when null.</param>
     public SmiRouter(KubeClient client, SmiVersion version = SmiVersion.V1Alpha2, string provider = "linkerd", string? targetMesh = null,
         ILogger? logger = null)
+        : base(client, KubeResources.TrafficSplits.WithVersion(VersionName(version)), logger)
     {
-        ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrEmpty(provider);
         _version = version;
         _targetMesh = targetMesh;
-        _logger = logger ?? NullLogger.Instance;
         Provider = provider;
-        var versionName = version switch
-        {
-            SmiVersion.V1Alpha1 => "v1alpha1",
-            SmiVersion.V1Alpha3 => "v1alpha3",
-            _ => "v1alpha2",
-        };
-        _splits = new RoutedObjects(client, KubeResources.TrafficSplits.WithVersion(versionName), _logger);
     }
 
-    public string Provider { get; }
+    public override string Provider { get; }
 
-    public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
+    private static string VersionName(SmiVersion version) => version switch
     {
-        ArgumentNullException.ThrowIfNull(canary);
-        if (RouterCapabilities.Refusal(canary, Provider) is { } error) return Outcome.Fail(error);
-        // A new split sends everything to the primary; an existing one keeps its weights.
-        return await _splits.ApplyAsync(canary.Namespace, canary.ServiceName, create: true,
-            current => Desire(canary, current, current is null ? RouteWeights.AllPrimary : RouterChecks.OrAllPrimary(ReadWeights(canary, current))),
-            cancellationToken).ConfigureAwait(false);
-    }
+        SmiVersion.V1Alpha1 => "v1alpha1",
+        SmiVersion.V1Alpha3 => "v1alpha3",
+        _ => "v1alpha2",
+    };
 
-    public async ValueTask<Outcome<RouteWeights>> GetRoutesAsync(CanaryPolicy canary, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(canary);
-        var split = await _splits.RequireAsync(canary.Namespace, canary.ServiceName, cancellationToken).ConfigureAwait(false);
-        return split.Succeeded ? ReadWeights(canary, split.Value!) : Outcome<RouteWeights>.Fail(split.Error!);
-    }
-
-    public async ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(canary);
-        if ((RouterCapabilities.Refusal(canary, Provider, weights.Mirrored) ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
-        var result = await _splits.ApplyAsync(canary.Namespace, canary.ServiceName, create: false, current => Desire(canary, current, weights),
-            cancellationToken).ConfigureAwait(false);
-        if (result.Succeeded) KubeRouterLog.Routed(_logger, _splits.Kind, canary.ServiceName, canary.Namespace, weights.ToString());
-        return result;
-    }
-
-    /// <summary>Routes everything to the primary; the split itself goes with the Canary (owner reference).</summary>
-    public ValueTask<Outcome> FinalizeAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
-        SetRoutesAsync(canary, RouteWeights.AllPrimary, cancellationToken);
-
-    private JsonObject? Desire(CanaryPolicy canary, JsonObject? current, RouteWeights weights)
+    private protected override JsonObject? Desire(CanaryPolicy canary, JsonObject? current, RouteWeights weights)
     {
         var host = canary.Manifest.Spec.Service?.Hosts is [var first, ..] ? first : canary.ServiceName;
         var spec = new JsonObject
@@ -109,7 +74,7 @@ public sealed class SmiRouter : IKubeRouter
                 ["VirtualService.v1alpha3.networking.istio.io/spec.gateways"] = JsonSerializer.Serialize(gateways, KubeJson.Options),
             };
         }
-        return RoutingJson.Desire(_splits.Type, canary.ServiceName, canary, current, spec, labels: null, annotations);
+        return RoutingJson.Desire(Objects.Type, canary.ServiceName, canary, current, spec, labels: null, annotations);
     }
 
     private JsonObject Backend(string service, int weight) => new()
@@ -119,7 +84,7 @@ public sealed class SmiRouter : IKubeRouter
         ["weight"] = _version == SmiVersion.V1Alpha1 ? JsonValue.Create(weight.ToString(System.Globalization.CultureInfo.InvariantCulture)) : JsonValue.Create(weight),
     };
 
-    private Outcome<RouteWeights> ReadWeights(CanaryPolicy canary, JsonObject split)
+    private protected override Outcome<RouteWeights> ReadWeights(CanaryPolicy canary, JsonObject split)
     {
         string primary = canary.ServiceName + "-primary", canaryName = canary.ServiceName + "-canary";
         int? p = null, c = null;

@@ -36,7 +36,7 @@ public sealed partial record ObserverQueries
             case TrafficProviders.Kubernetes: return Http.Queries with { Provider = provider };
         }
         if (provider.StartsWith("gatewayapi", StringComparison.Ordinal)) return Http.Queries with { Provider = provider };
-        if (provider.StartsWith("appmesh", StringComparison.Ordinal)) return AppMesh.Queries with { Provider = provider };
+        if (Aviary.Core.Abstractions.Providers.Retired(provider) is { } retired) return Outcome<ObserverQueries>.Fail($"provider {provider}: {retired}");
         if (provider.StartsWith("gloo", StringComparison.Ordinal)) return Gloo.Queries with { Provider = provider };
         if (provider.StartsWith("smi", StringComparison.Ordinal))
             return Outcome<ObserverQueries>.Fail(

@@ -14,6 +14,10 @@ public static class MetricProviders
         new Dictionary<string, Func<MetricProviderContext, Outcome<IMetricQueryProvider>>>(StringComparer.Ordinal)
         {
             [PrometheusProvider.TypeName] = PrometheusProvider.Create,
+            [DatadogProvider.TypeName] = DatadogProvider.Create,
+            [NewRelicProvider.TypeName] = NewRelicProvider.Create,
+            [DynatraceProvider.TypeName] = DynatraceProvider.Create,
+            [InfluxDbProvider.TypeName] = InfluxDbProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>

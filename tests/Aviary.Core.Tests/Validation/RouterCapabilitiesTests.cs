@@ -18,7 +18,19 @@ public sealed class RouterCapabilitiesTests
         var errors = ReadOne(Canary(ABTesting, "provider: haproxy")).Errors();
 
         Assert.Equal(["spec.analysis.match: A/B testing is not supported by the haproxy router (providers that support it: "
-            + "appmesh, appmesh:v1beta2, builtin, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, nginx)"], errors);
+            + "builtin, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, nginx)"], errors);
+    }
+
+    [Theory]
+    [InlineData("appmesh")]
+    [InlineData("appmesh:v1beta2")]
+    public void AppMesh_EndOfLife_RefusedAtProviderWithTheReason(string provider)
+    {
+        var doc = ReadOne(Canary("interval: 1m\nthreshold: 1\nstepWeight: 10", $"provider: {provider}"));
+
+        Assert.Equal([$"spec.provider: '{provider}': AWS App Mesh reached its end of life in September 2026 and Aviary has no router for it; "
+            + "move the service to another mesh or ingress (for example gatewayapi:v1 or istio)"], doc.Errors());
+        Assert.Null(doc.Compiled);
     }
 
     [Theory]
@@ -84,7 +96,7 @@ public sealed class RouterCapabilitiesTests
     [Fact]
     public void EveryProvider_IsAcceptedBySpecProvider_AndHasCapabilities()
     {
-        foreach (var provider in Providers.All)
+        foreach (var provider in Providers.All.Where(p => Providers.Retired(p) is null))
         {
             var doc = ReadOne(Canary("interval: 1m\nthreshold: 1\nstepWeight: 10", $"provider: {provider}"));
             Assert.True(doc.Errors().Count == 0, provider + ": " + string.Join("; ", doc.Errors()));

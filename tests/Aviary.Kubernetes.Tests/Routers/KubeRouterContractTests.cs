@@ -68,6 +68,27 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
                               number: {canary.ServicePort}
                 """);
         }
+        var isApisix = Provider == "apisix";
+        if (isApisix)
+        {
+            // The user's route to the apex service; the router copies it as <route>-canary.
+            await Server.ApplyAsync($"""
+                apiVersion: apisix.apache.org/v2
+                kind: ApisixRoute
+                metadata:
+                  name: {canary.ServiceName}
+                  namespace: {ns}
+                spec:
+                  http:
+                  - name: main
+                    match:
+                      hosts: [app.example.com]
+                      paths: ["/*"]
+                    backends:
+                    - serviceName: {canary.ServiceName}
+                      servicePort: {canary.ServicePort}
+                """);
+        }
         await Server.ApplyAsync($"""
             apiVersion: flagger.app/v1beta1
             kind: Canary
@@ -97,7 +118,8 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         {
             var created = new KubeRouterFactory(client).Create(Provider);
             Assert.True(created.Succeeded, created.Error);
-            var target = TestMeshTarget.ForProvider(Provider, ns, canary.ServiceName, ingress: isNginx ? canary.ServiceName : null) with
+            var target = TestMeshTarget.ForProvider(Provider, ns, canary.ServiceName, ingress: isNginx ? canary.ServiceName : null,
+                route: isApisix ? canary.ServiceName : null) with
             {
                 RegistryKey = canary.Id,
             };
@@ -119,6 +141,8 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         var spec = canary.Manifest.Spec;
         if (Provider == "nginx")
             spec = spec with { IngressRef = new IngressReference { ApiVersion = "networking.k8s.io/v1", Kind = "Ingress", Name = canary.ServiceName } };
+        if (Provider == "apisix")
+            spec = spec with { RouteRef = new RouteReference { ApiVersion = "apisix.apache.org/v2", Kind = "ApisixRoute", Name = canary.ServiceName } };
         if (Provider.StartsWith("gatewayapi", StringComparison.Ordinal))
         {
             spec = spec with
@@ -231,4 +255,22 @@ public sealed class NginxRouterContractTests(KubeApiServerFixture fixture) : Kub
     protected override string Provider => "nginx";
 
     protected override (bool Match, bool Mirror) Expected => (true, false);
+}
+
+/// <summary>The contract for provider <c>traefik</c> (a weighted TraefikService).</summary>
+[Collection(KubeCollection.Name)]
+public sealed class TraefikRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "traefik";
+
+    protected override (bool Match, bool Mirror) Expected => (false, false);
+}
+
+/// <summary>The contract for provider <c>apisix</c> (a weighted copy of the user's ApisixRoute).</summary>
+[Collection(KubeCollection.Name)]
+public sealed class ApisixRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "apisix";
+
+    protected override (bool Match, bool Mirror) Expected => (false, false);
 }

@@ -22,14 +22,14 @@ public sealed class MetricProvidersTests
     }
 
     [Theory]
-    [InlineData("datadog")]
+    [InlineData("stackdriver")]
     [InlineData("cloudwatch")]
-    [InlineData("newrelic")]
+    [InlineData("graphite")]
     public void Create_FlaggerTypeNotImplemented_ErrorNamesIt(string type)
     {
         var created = MetricProviders.Create(Context(new MetricTemplateProvider { Type = type, Address = "http://x" }));
         Assert.False(created.Succeeded);
-        Assert.Equal($"metric provider type '{type}' is not implemented by Aviary yet (implemented: prometheus)", created.Error);
+        Assert.Equal($"metric provider type '{type}' is not implemented by Aviary yet (implemented: datadog, dynatrace, influxdb, newrelic, prometheus)", created.Error);
     }
 
     [Theory]
@@ -40,7 +40,7 @@ public sealed class MetricProvidersTests
     {
         var created = MetricProviders.Create(Context(new MetricTemplateProvider { Type = type, Address = "http://x" }));
         Assert.False(created.Succeeded);
-        Assert.Equal($"unknown metric provider type '{type}' (implemented: prometheus)", created.Error);
+        Assert.Equal($"unknown metric provider type '{type}' (implemented: datadog, dynatrace, influxdb, newrelic, prometheus)", created.Error);
     }
 
     [Fact]
@@ -106,9 +106,9 @@ public sealed class MetricProvidersTests
     }
 
     [Fact]
-    public void Implemented_IsPrometheusOnly_AndAllAreFlaggerTypes()
+    public void Implemented_AreFlaggerTypes()
     {
-        Assert.Equal(["prometheus"], MetricProviders.Implemented);
+        Assert.Equal(["datadog", "dynatrace", "influxdb", "newrelic", "prometheus"], MetricProviders.Implemented);
         Assert.All(MetricProviders.Implemented, t => Assert.Contains(t, MetricProviders.FlaggerTypes));
     }
 }
