@@ -38,16 +38,12 @@ internal sealed class DatadogProvider : IMetricQueryProvider
 
     public static Outcome<IMetricQueryProvider> Create(MetricProviderContext context)
     {
-        var spec = context.Spec;
-        var address = string.IsNullOrWhiteSpace(spec.Address) ? DefaultAddress : spec.Address.Trim();
-        if (!Uri.TryCreate(address.TrimEnd('/'), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} address {address} is not a valid URL");
-        if (!context.Credentials.TryGetValue(ApiKeySecretKey, out var apiKey) || apiKey.Length == 0)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain {ApiKeySecretKey}");
-        if (!context.Credentials.TryGetValue(ApplicationKeySecretKey, out var applicationKey) || applicationKey.Length == 0)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain {ApplicationKeySecretKey}");
-        if (!GoDuration.TryParse(context.MetricInterval, out var interval) || interval <= TimeSpan.Zero)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName}: cannot read the metric interval '{context.MetricInterval}'");
+        var setup = new ProviderSetup(context, TypeName);
+        var url = setup.Address(DefaultAddress);
+        var apiKey = setup.Credential(ApiKeySecretKey);
+        var applicationKey = setup.Credential(ApplicationKeySecretKey);
+        var interval = setup.Interval();
+        if (setup.Error is { } error) return Outcome<IMetricQueryProvider>.Fail(error);
         var headers = new Dictionary<string, string> { ["DD-API-KEY"] = apiKey, ["DD-APPLICATION-KEY"] = applicationKey };
         return new DatadogProvider(new HttpApi(TypeName, url, headers, context.Timeout, context.Time), interval * WindowIntervals, context.Time);
     }

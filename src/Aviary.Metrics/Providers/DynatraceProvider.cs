@@ -36,14 +36,11 @@ internal sealed class DynatraceProvider : IMetricQueryProvider
 
     public static Outcome<IMetricQueryProvider> Create(MetricProviderContext context)
     {
-        var address = context.Spec.Address?.Trim();
-        if (string.IsNullOrEmpty(address)) return Outcome<IMetricQueryProvider>.Fail($"{TypeName} address is empty: set spec.provider.address to the environment's URL");
-        if (!Uri.TryCreate(address, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} address {address} is not a valid URL");
-        if (!context.Credentials.TryGetValue(TokenSecretKey, out var token) || token.Length == 0)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain {TokenSecretKey}");
-        if (!GoDuration.TryParse(context.MetricInterval, out var interval) || interval <= TimeSpan.Zero)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName}: cannot read the metric interval '{context.MetricInterval}'");
+        var setup = new ProviderSetup(context, TypeName);
+        var url = setup.Address(null, $"{TypeName} address is empty: set spec.provider.address to the environment's URL");
+        var token = setup.Credential(TokenSecretKey);
+        var interval = setup.Interval();
+        if (setup.Error is { } error) return Outcome<IMetricQueryProvider>.Fail(error);
         var api = new HttpApi(TypeName, url, new Dictionary<string, string> { ["Authorization"] = "Api-Token " + token }, context.Timeout, context.Time);
         return new DynatraceProvider(api, interval * WindowIntervals, context.Time);
     }

@@ -32,19 +32,16 @@ internal sealed class InfluxDbProvider : IMetricQueryProvider
 
     public static Outcome<IMetricQueryProvider> Create(MetricProviderContext context)
     {
-        var spec = context.Spec;
-        if (string.IsNullOrWhiteSpace(spec.Address) || !Uri.TryCreate(spec.Address.Trim(), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} address {spec.Address} is not a valid URL");
+        var setup = new ProviderSetup(context, TypeName);
+        var url = setup.Address(null, $"{TypeName} address {context.Spec.Address} is not a valid URL");
         var headers = new Dictionary<string, string>();
         string? org = null;
-        if (spec.SecretRef is not null)
+        if (context.Spec.SecretRef is not null)
         {
-            if (!context.Credentials.TryGetValue("token", out var token) || token.Length == 0)
-                return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain an authentication token (key token)");
-            if (!context.Credentials.TryGetValue("org", out org) || org.Length == 0)
-                return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain an organisation (key org)");
-            headers["Authorization"] = "Token " + token;
+            headers["Authorization"] = "Token " + setup.Credential("token", $"{TypeName} credentials do not contain an authentication token (key token)");
+            org = setup.Credential("org", $"{TypeName} credentials do not contain an organisation (key org)");
         }
+        if (setup.Error is { } error) return Outcome<IMetricQueryProvider>.Fail(error);
         // Flagger's client allows 15 s per query.
         var timeout = context.Timeout > TimeSpan.FromSeconds(15) ? context.Timeout : TimeSpan.FromSeconds(15);
         return new InfluxDbProvider(new HttpApi(TypeName, url, headers, timeout, context.Time), org);

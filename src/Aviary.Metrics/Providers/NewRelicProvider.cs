@@ -35,16 +35,12 @@ internal sealed class NewRelicProvider : IMetricQueryProvider
 
     public static Outcome<IMetricQueryProvider> Create(MetricProviderContext context)
     {
-        var spec = context.Spec;
-        var address = string.IsNullOrWhiteSpace(spec.Address) ? DefaultAddress : spec.Address.Trim();
-        if (!Uri.TryCreate(address, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} address {address} is not a valid URL");
-        if (!context.Credentials.TryGetValue(AccountIdSecretKey, out var account) || account.Length == 0)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain {AccountIdSecretKey}");
-        if (!context.Credentials.TryGetValue(QueryKeySecretKey, out var key) || key.Length == 0)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName} credentials do not contain {QueryKeySecretKey}");
-        if (!GoDuration.TryParse(context.MetricInterval, out var interval) || interval <= TimeSpan.Zero)
-            return Outcome<IMetricQueryProvider>.Fail($"{TypeName}: cannot read the metric interval '{context.MetricInterval}'");
+        var setup = new ProviderSetup(context, TypeName);
+        var url = setup.Address(DefaultAddress);
+        var account = setup.Credential(AccountIdSecretKey);
+        var key = setup.Credential(QueryKeySecretKey);
+        var interval = setup.Interval();
+        if (setup.Error is { } error) return Outcome<IMetricQueryProvider>.Fail(error);
         var api = new HttpApi(TypeName, url, new Dictionary<string, string> { ["X-Query-Key"] = key }, context.Timeout, context.Time);
         return new NewRelicProvider(api, account, (long)interval.TotalSeconds);
     }
