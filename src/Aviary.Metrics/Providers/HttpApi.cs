@@ -49,6 +49,17 @@ internal sealed class HttpApi : IDisposable
             return request;
         }, cancellationToken);
 
+    /// <summary>POSTs <paramref name="payload"/> as <paramref name="contentType"/> with per-request <paramref name="headers"/> (a signature).</summary>
+    public Task<(HttpStatusCode Status, string Body, string? Error)> PostAsync(string pathAndQuery, byte[] payload, string contentType,
+        IEnumerable<KeyValuePair<string, string>> headers, CancellationToken cancellationToken) =>
+        SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Address + pathAndQuery)) { Content = new ByteArrayContent(payload) };
+            request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+            foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
+            return request;
+        }, cancellationToken);
+
     private async Task<(HttpStatusCode Status, string Body, string? Error)> SendAsync(Func<HttpRequestMessage> build, CancellationToken cancellationToken)
     {
         using var deadline = Deadline.After(_timeout, _time, cancellationToken);

@@ -18,6 +18,7 @@ public static class MetricProviders
             [NewRelicProvider.TypeName] = NewRelicProvider.Create,
             [DynatraceProvider.TypeName] = DynatraceProvider.Create,
             [InfluxDbProvider.TypeName] = InfluxDbProvider.Create,
+            [CloudWatchProvider.TypeName] = CloudWatchProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>
