@@ -5,7 +5,7 @@ set -euo pipefail
 declare -A program=(
   [prometheus]=prometheus [haproxy]=haproxy [hey]=hey [wrk]=wrk [nginx]=nginx
   [etcd-server]=etcd [golang-go]=go [chromium]=chromium [openssl]=openssl
-  [dpkg-dev]=dpkg-source
+  [dpkg-dev]=dpkg-source [graphite-carbon]=carbon-cache [graphite-web]=graphite-manage
 )
 missing=()
 for pkg in "$@"; do

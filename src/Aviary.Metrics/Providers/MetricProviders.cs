@@ -19,6 +19,7 @@ public static class MetricProviders
             [DynatraceProvider.TypeName] = DynatraceProvider.Create,
             [InfluxDbProvider.TypeName] = InfluxDbProvider.Create,
             [CloudWatchProvider.TypeName] = CloudWatchProvider.Create,
+            [GraphiteProvider.TypeName] = GraphiteProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>
