@@ -12,12 +12,9 @@ namespace Aviary.Metrics.Tests.Providers;
 /// their latency buckets), then Flagger's Linkerd queries and the edge cases of one-number answers are asked of it.
 /// </summary>
 [Collection(RealServersCollection.Name)]
-public sealed class VictoriaMetricsTests : IAsyncLifetime
+public sealed class VictoriaMetricsTests(VictoriaMetricsTests.Fed victoria) : IClassFixture<VictoriaMetricsTests.Fed>
 {
-    private VictoriaMetricsServer? _server;
-    private IMetricQueryProvider? _provider;
-
-    private IMetricQueryProvider Provider => _provider ?? throw new InvalidOperationException("not started");
+    private IMetricQueryProvider Provider => victoria.Provider;
 
     private const string SuccessRate = """
         sum(rate(response_total{namespace="test",deployment=~"podinfo",classification!="failure",direction="inbound"}[1m]))
@@ -30,34 +27,43 @@ public sealed class VictoriaMetricsTests : IAsyncLifetime
         histogram_quantile(0.99, sum(rate(response_latency_ms_bucket{namespace="test",deployment=~"podinfo",direction="inbound"}[1m])) by (le))
         """;
 
-    public async Task InitializeAsync()
+    /// <summary>One VictoriaMetrics for the class, fed once, and a <c>type: prometheus</c> provider pointed at it.</summary>
+    public sealed class Fed : IAsyncLifetime
     {
-        _server = await VictoriaMetricsServer.StartAsync();
-        var created = MetricProviders.Create(new MetricProviderContext(
-            new MetricTemplateProvider { Type = "prometheus", Address = _server.Url.ToString() }, new Dictionary<string, string>(), "1m", TimeProvider.System));
-        Assert.True(created.Succeeded, created.Error);
-        _provider = created.Value;
+        private VictoriaMetricsServer? _server;
+        private IMetricQueryProvider? _provider;
 
-        // Seven samples 10 s apart ending now: per step 90 successes, 10 failures; latencies 50 ≤ 10 ms, 99 ≤ 100 ms, all ≤ 1 s.
-        var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
-        var lines = new List<string>();
-        for (var i = 0; i <= 6; i++)
+        public IMetricQueryProvider Provider => _provider ?? throw new InvalidOperationException("not started");
+
+        public async Task InitializeAsync()
         {
-            var t = (now - (6 - i) * 10_000).ToString(CultureInfo.InvariantCulture);
-            string Line(string series, int value) => $"{series} {value.ToString(CultureInfo.InvariantCulture)} {t}";
-            const string Labels = "namespace=\"test\",deployment=\"podinfo\",direction=\"inbound\"";
-            lines.Add(Line($"response_total{{{Labels},classification=\"success\"}}", 90 * i));
-            lines.Add(Line($"response_total{{{Labels},classification=\"failure\"}}", 10 * i));
-            foreach (var (le, count) in new[] { ("10", 50), ("100", 99), ("1000", 100), ("+Inf", 100) })
-                lines.Add(Line($"response_latency_ms_bucket{{{Labels},le=\"{le}\"}}", count * i));
-        }
-        await _server.ImportAsync(lines, "response_total{namespace=\"test\"}");
-    }
+            _server = await VictoriaMetricsServer.StartAsync();
+            var created = MetricProviders.Create(new MetricProviderContext(
+                new MetricTemplateProvider { Type = "prometheus", Address = _server.Url.ToString() }, new Dictionary<string, string>(), "1m", TimeProvider.System));
+            Assert.True(created.Succeeded, created.Error);
+            _provider = created.Value;
 
-    public async Task DisposeAsync()
-    {
-        _provider?.Dispose();
-        if (_server is not null) await _server.DisposeAsync();
+            // Seven samples 10 s apart ending now: per step 90 successes, 10 failures; latencies 50 ≤ 10 ms, 99 ≤ 100 ms, all ≤ 1 s.
+            var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+            var lines = new List<string>();
+            for (var i = 0; i <= 6; i++)
+            {
+                var t = (now - (6 - i) * 10_000).ToString(CultureInfo.InvariantCulture);
+                string Line(string series, int value) => $"{series} {value.ToString(CultureInfo.InvariantCulture)} {t}";
+                const string Labels = "namespace=\"test\",deployment=\"podinfo\",direction=\"inbound\"";
+                lines.Add(Line($"response_total{{{Labels},classification=\"success\"}}", 90 * i));
+                lines.Add(Line($"response_total{{{Labels},classification=\"failure\"}}", 10 * i));
+                foreach (var (le, count) in new[] { ("10", 50), ("100", 99), ("1000", 100), ("+Inf", 100) })
+                    lines.Add(Line($"response_latency_ms_bucket{{{Labels},le=\"{le}\"}}", count * i));
+            }
+            await _server.ImportAsync(lines, "response_total{namespace=\"test\"}");
+        }
+
+        public async Task DisposeAsync()
+        {
+            _provider?.Dispose();
+            if (_server is not null) await _server.DisposeAsync();
+        }
     }
 
     [Fact]
