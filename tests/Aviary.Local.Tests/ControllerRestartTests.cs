@@ -129,7 +129,7 @@ public sealed class ControllerRestartTests
                 thresholdRange: {min: 99}
                 interval: 3s
               - name: request-duration
-                thresholdRange: {max: 500}
+                thresholdRange: {max: 1500}
                 interval: 3s
             """);
         var controller = StartController(bed);

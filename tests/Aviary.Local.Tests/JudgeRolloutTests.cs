@@ -26,7 +26,7 @@ public sealed class JudgeRolloutTests
             thresholdRange: {min: 99}
             interval: 4s
           - name: request-duration
-            thresholdRange: {max: 500}
+            thresholdRange: {max: 1500}
             interval: 4s
         judge:
           type: sequential

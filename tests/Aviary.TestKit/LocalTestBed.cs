@@ -107,7 +107,7 @@ public sealed class LocalTestBed : IAsyncDisposable
             thresholdRange: {min: 99}
             interval: 3s
           - name: request-duration
-            thresholdRange: {max: 500}
+            thresholdRange: {max: 1500}
             interval: 3s
         """;
 
