@@ -9,7 +9,7 @@ namespace Aviary.TestKit;
 
 /// <summary>
 /// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
-/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute, HTTPProxy or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
 /// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
@@ -145,6 +145,7 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.VirtualService => TestMeshRouteReader.VirtualService(value, Target),
                 TestMeshKind.TraefikService => TestMeshRouteReader.TraefikService(value, Target),
                 TestMeshKind.ApisixRoute => TestMeshRouteReader.ApisixRoute(value, Target),
+                TestMeshKind.HttpProxy => TestMeshRouteReader.HttpProxy(value, Target),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
         }
@@ -206,6 +207,9 @@ public enum TestMeshKind
 
     /// <summary>APISIX's <c>&lt;route&gt;-canary</c> ApisixRoute (the copy of the user's route Aviary writes).</summary>
     ApisixRoute,
+
+    /// <summary>Contour's <c>HTTPProxy</c> named after the apex service.</summary>
+    HttpProxy,
 }
 
 /// <summary>
@@ -266,6 +270,7 @@ public sealed record TestMeshTarget
             "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
             "traefik" => (TestMeshKind.TraefikService, "traefik.io/v1alpha1"),
             "apisix" => (TestMeshKind.ApisixRoute, "apisix.apache.org/v2"),
+            "contour" => (TestMeshKind.HttpProxy, "projectcontour.io/v1"),
             _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
         };
         if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
@@ -287,6 +292,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
                 TestMeshKind.TraefikService => "traefik.io/v1alpha1",
                 TestMeshKind.ApisixRoute => "apisix.apache.org/v2",
+                TestMeshKind.HttpProxy => "projectcontour.io/v1",
                 _ => "networking.k8s.io/v1",
             };
             var (plural, name) = Kind switch
@@ -295,6 +301,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.HttpRoute => ("httproutes", Service),
                 TestMeshKind.VirtualService => ("virtualservices", Service),
                 TestMeshKind.TraefikService => ("traefikservices", Service),
+                TestMeshKind.HttpProxy => ("httpproxies", Service),
                 TestMeshKind.ApisixRoute => ("apisixroutes", (Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")) + "-canary"),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };

@@ -175,6 +175,43 @@ public static class TestMeshRouteReader
         return new TestMeshRoutes([.. rules.OrderByDescending(r => r.Priority).Select(r => r.Rule)], Describe(route), ResourceVersion(route));
     }
 
+    /// <summary>
+    /// A Contour HTTPProxy: its routes, each matching all its conditions (a path prefix, headers and query parameters by
+    /// exact, regex, contains or presence) and splitting by its services' weights. Envoy, as Contour programs it, tries
+    /// the routes with header or query conditions before those of the same prefix without.
+    /// </summary>
+    public static TestMeshRoutes HttpProxy(JsonObject proxy, TestMeshTarget target)
+    {
+        var rules = new List<TestMeshRule>();
+        foreach (var route in (proxy["spec"]?["routes"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            TestMeshValueMatch? path = null;
+            var headers = new List<TestMeshValueMatch>();
+            var query = new List<TestMeshValueMatch>();
+            foreach (var c in (route["conditions"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                if (Text(c["prefix"]) is { } prefix) path = new TestMeshValueMatch("", TestMeshMatchKind.Prefix, prefix);
+                if (c["header"] is JsonObject h && ContourValue(h) is { } header) headers.Add(header);
+                if (c["queryParameter"] is JsonObject q && ContourValue(q) is { } parameter) query.Add(parameter);
+            }
+            var destinations = (route["services"] as JsonArray ?? []).OfType<JsonObject>()
+                .Select(s => new TestMeshDestination(Text(s["name"]) ?? "", target.RoleOf(Text(s["name"])), Integer(s["weight"]) ?? 0))
+                .ToList();
+            rules.Add(new TestMeshRule([new TestMeshMatch { Path = path, Headers = headers, QueryParams = query }], destinations));
+        }
+        return new TestMeshRoutes([.. rules.Where(r => r.Selective), .. rules.Where(r => !r.Selective)], Describe(proxy), ResourceVersion(proxy));
+    }
+
+    private static TestMeshValueMatch? ContourValue(JsonObject condition)
+    {
+        var name = Text(condition["name"]) ?? "";
+        if (Text(condition["exact"]) is { } exact) return new TestMeshValueMatch(name, TestMeshMatchKind.Exact, exact);
+        if (Text(condition["prefix"]) is { } prefix) return new TestMeshValueMatch(name, TestMeshMatchKind.Prefix, prefix);
+        if (Text(condition["regex"]) is { } regex) return new TestMeshValueMatch(name, TestMeshMatchKind.Regex, regex);
+        if (Text(condition["contains"]) is { } contains) return new TestMeshValueMatch(name, TestMeshMatchKind.Search, Regex.Escape(contains));
+        return condition["present"] is JsonValue v && v.GetValue<bool>() ? new TestMeshValueMatch(name, TestMeshMatchKind.Regex, ".*") : null;
+    }
+
     /// <summary>A Gateway API HTTPRoute: its rules in order, matches by path, method, headers and query parameters, RequestMirror filters.</summary>
     public static TestMeshRoutes HttpRoute(JsonObject route, TestMeshTarget target)
     {

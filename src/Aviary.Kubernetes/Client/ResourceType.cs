@@ -94,6 +94,9 @@ public static class KubeResources
     /// <summary>APISIX's ApisixRoute (<c>apisix.apache.org/v2</c>).</summary>
     public static ResourceType ApisixRoutes { get; } = new("apisix.apache.org", "v2", "ApisixRoute", "apisixroutes");
 
+    /// <summary>Contour's <c>HTTPProxy</c> (<c>projectcontour.io/v1</c>).</summary>
+    public static ResourceType HttpProxies { get; } = new("projectcontour.io", "v1", "HTTPProxy", "httpproxies");
+
     /// <summary>Every built-in entry, all versions.</summary>
     public static IReadOnlyList<ResourceType> All { get; } =
     [
@@ -103,7 +106,7 @@ public static class KubeResources
         Ingresses, CustomResourceDefinitions,
         Canaries, MetricTemplates, AlertProviders,
         TrafficSplits.WithVersion("v1alpha1"), TrafficSplits, TrafficSplits.WithVersion("v1alpha3"),
-        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes,
+        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies,
         VirtualServices, VirtualServices.WithVersion("v1alpha3"), DestinationRules, DestinationRules.WithVersion("v1alpha3"),
     ];
 

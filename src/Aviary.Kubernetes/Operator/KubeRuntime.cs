@@ -8,6 +8,7 @@ using Aviary.Core.Scheduling;
 using Aviary.Hooks.Notifiers;
 using Aviary.Hooks.Webhooks;
 using Aviary.Kubernetes.Client;
+using Aviary.Kubernetes.Routers;
 using Aviary.Metrics;
 using Microsoft.Extensions.Logging;
 
@@ -26,9 +27,11 @@ public sealed partial class KubeRuntime : IDisposable
     private readonly MetricResolver _metrics;
     private readonly HttpWebhookClient _webhooks;
     private readonly NotifierRouter _notifier;
+    private readonly KubeRouterOptions? _routers;
 
-    public KubeRuntime(KubeClient client, Uri? metricsServer, TimeProvider time, ILoggerFactory loggers)
+    public KubeRuntime(KubeClient client, Uri? metricsServer, TimeProvider time, ILoggerFactory loggers, KubeRouterOptions? routers = null)
     {
+        _routers = routers;
         _client = client;
         _time = time;
         _loggers = loggers;
@@ -46,7 +49,7 @@ public sealed partial class KubeRuntime : IDisposable
 
     /// <summary>Builds the services of one tick (cheap wrappers over the shared client; caches are shared).</summary>
     public SchedulerServices ServicesFor(CanaryPolicy canary) =>
-        new(KubeWorkloads.For(_client, canary, _time, _loggers), KubeRouters.For(_client, canary, _time, _loggers), _metrics, _webhooks, _notifier, _time,
+        new(KubeWorkloads.For(_client, canary, _time, _loggers), KubeRouters.For(_client, canary, _time, _loggers, _routers), _metrics, _webhooks, _notifier, _time,
             Arms: _metrics);
 
     private async Task<T?> GetAsync<T>(ResourceType type, string ns, string name, CancellationToken cancellationToken) where T : class

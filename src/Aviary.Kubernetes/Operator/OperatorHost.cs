@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Aviary.Core.Observability;
 using Aviary.Core.Scheduling;
 using Aviary.Kubernetes.Client;
+using Aviary.Kubernetes.Routers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -46,6 +47,9 @@ public sealed record OperatorOptions
     public string? ApiTokenFile { get; init; }
 
     public KubeClientOptions? Client { get; init; }
+
+    /// <summary>Settings of the routers (NGINX's annotation prefix, Contour's ingress class); defaults when null.</summary>
+    public KubeRouterOptions? Routers { get; init; }
 }
 
 /// <summary>
@@ -80,7 +84,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
         // requests in the client-side rate limiter, so a busy leader does not lose its lease.
         _electionClient = options.LeaderElection is null ? null : new KubeClient(config, options.Client, time, loggers);
         Elector = options.LeaderElection is { } le ? new LeaderElector(_electionClient!, le, time, loggers.CreateLogger("Aviary.LeaderElection")) : null;
-        _runtime = new KubeRuntime(Client, options.MetricsServer, time, loggers);
+        _runtime = new KubeRuntime(Client, options.MetricsServer, time, loggers, options.Routers);
         Controller = new CanaryController(Client, _runtime.ServicesFor, new KubeEventRecorder(Client, loggers.CreateLogger("Aviary.Events")),
             Metrics, () => Elector?.IsLeader ?? true, time, loggers.CreateLogger("Aviary.Canaries"), options.Namespace, options.MeshProvider);
     }

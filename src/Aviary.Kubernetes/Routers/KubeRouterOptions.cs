@@ -14,4 +14,10 @@ public sealed record KubeRouterOptions
 
     /// <summary>Prefix of the canary annotations the <c>nginx</c> router writes; default <see cref="DefaultIngressAnnotationsPrefix"/>.</summary>
     public string IngressAnnotationsPrefix { get; init; } = DefaultIngressAnnotationsPrefix;
+
+    /// <summary>
+    /// The ingress class the <c>contour</c> router's HTTPProxy names (<c>projectcontour.io/ingress.class</c>; Flagger's
+    /// <c>-ingress-class</c>); none when null.
+    /// </summary>
+    public string? IngressClass { get; init; }
 }

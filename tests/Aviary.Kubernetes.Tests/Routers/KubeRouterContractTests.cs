@@ -274,3 +274,12 @@ public sealed class ApisixRouterContractTests(KubeApiServerFixture fixture) : Ku
 
     protected override (bool Match, bool Mirror) Expected => (false, false);
 }
+
+/// <summary>The contract for provider <c>contour</c> (an HTTPProxy): weights and A/B matching; no mirroring.</summary>
+[Collection(KubeCollection.Name)]
+public sealed class ContourRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "contour";
+
+    protected override (bool Match, bool Mirror) Expected => (true, false);
+}

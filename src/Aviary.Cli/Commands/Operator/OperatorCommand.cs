@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Aviary.Kubernetes.Operator;
+using Aviary.Kubernetes.Routers;
 using Microsoft.Extensions.Logging;
 
 namespace Aviary.Cli.Commands.Operator;
@@ -23,6 +24,12 @@ internal static class OperatorCommand
             Description = "Provider of canaries without spec.provider (Flagger's -mesh-provider): linkerd, istio, gatewayapi:v1, nginx, kubernetes, ….",
             DefaultValueFactory = _ => "istio",
         };
+        var ingressClass = new Option<string?>("--ingress-class") { Description = "Ingress class the contour router's HTTPProxy names (Flagger's -ingress-class)." };
+        var annotationsPrefix = new Option<string>("--ingress-annotations-prefix")
+        {
+            Description = "Annotation prefix of the NGINX ingress controller (Flagger's -ingress-annotations-prefix).",
+            DefaultValueFactory = _ => KubeRouterOptions.DefaultIngressAnnotationsPrefix,
+        };
         var tokenFile = new Option<string?>("--api-token-file") { Description = "Serve the action API (promote, abort, …) to callers with this token." };
         var command = new Command("operator", """
             Run the Kubernetes operator: watch Canary, MetricTemplate and AlertProvider (flagger.app/v1beta1), run the same
@@ -32,7 +39,7 @@ internal static class OperatorCommand
 
             Example:
               aviary operator --kubeconfig ~/.kube/config --metrics-server http://prometheus.istio-system:9090
-            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, meshProvider, tokenFile };
+            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, meshProvider, ingressClass, annotationsPrefix, tokenFile };
         command.SetAction(async (parse, ct) =>
         {
             var id = parse.GetValue(identity) ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -51,6 +58,11 @@ internal static class OperatorCommand
                 MetricsServer = parse.GetValue(metricsServer),
                 MeshProvider = parse.GetValue(meshProvider)!,
                 ApiTokenFile = parse.GetValue(tokenFile),
+                Routers = new KubeRouterOptions
+                {
+                    IngressClass = parse.GetValue(ingressClass),
+                    IngressAnnotationsPrefix = parse.GetValue(annotationsPrefix)!,
+                },
             };
             using var loggers = LoggerFactory.Create(b => b.AddJsonConsole().SetMinimumLevel(LogLevel.Information));
             try
