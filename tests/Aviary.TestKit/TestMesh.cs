@@ -9,7 +9,7 @@ namespace Aviary.TestKit;
 
 /// <summary>
 /// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
-/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute, HTTPProxy or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute, HTTPProxy, RouteTable or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
 /// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
@@ -146,6 +146,7 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.TraefikService => TestMeshRouteReader.TraefikService(value, Target),
                 TestMeshKind.ApisixRoute => TestMeshRouteReader.ApisixRoute(value, Target),
                 TestMeshKind.HttpProxy => TestMeshRouteReader.HttpProxy(value, Target),
+                TestMeshKind.RouteTable => TestMeshRouteReader.RouteTable(value, Target, await UpstreamServicesAsync(value, cancellationToken)),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
         }
@@ -154,6 +155,19 @@ public sealed class TestMesh : IAsyncDisposable
             LastError = $"GET {Target.ObjectPath}: {e.Message}";
             return null;
         }
+    }
+
+    /// <summary>The Service of each Upstream a Gloo RouteTable names (<c>spec.kube.serviceName</c>), as Gloo resolves them.</summary>
+    private async Task<IReadOnlyDictionary<string, string>> UpstreamServicesAsync(JsonObject table, CancellationToken cancellationToken)
+    {
+        var services = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (ns, name) in TestMeshRouteReader.RouteTableUpstreams(table, Target.Namespace))
+        {
+            var (status, body) = await _server.RequestAsync(HttpMethod.Get, $"/apis/gloo.solo.io/v1/namespaces/{ns}/upstreams/{name}", cancellationToken: cancellationToken);
+            if (status == HttpStatusCode.OK && JsonNode.Parse(body)?["spec"]?["kube"]?["serviceName"] is JsonValue service)
+                services[name] = service.GetValue<string>();
+        }
+        return services;
     }
 
     private async Task PollAsync(TimeSpan interval, CancellationToken cancellationToken)
@@ -210,6 +224,9 @@ public enum TestMeshKind
 
     /// <summary>Contour's <c>HTTPProxy</c> named after the apex service.</summary>
     HttpProxy,
+
+    /// <summary>Gloo Edge's <c>RouteTable</c> named after the apex service (its destinations are Upstreams of the Services).</summary>
+    RouteTable,
 }
 
 /// <summary>
@@ -271,6 +288,7 @@ public sealed record TestMeshTarget
             "traefik" => (TestMeshKind.TraefikService, "traefik.io/v1alpha1"),
             "apisix" => (TestMeshKind.ApisixRoute, "apisix.apache.org/v2"),
             "contour" => (TestMeshKind.HttpProxy, "projectcontour.io/v1"),
+            "gloo" => (TestMeshKind.RouteTable, "gateway.solo.io/v1"),
             _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
         };
         if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
@@ -293,6 +311,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.TraefikService => "traefik.io/v1alpha1",
                 TestMeshKind.ApisixRoute => "apisix.apache.org/v2",
                 TestMeshKind.HttpProxy => "projectcontour.io/v1",
+                TestMeshKind.RouteTable => "gateway.solo.io/v1",
                 _ => "networking.k8s.io/v1",
             };
             var (plural, name) = Kind switch
@@ -302,6 +321,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.VirtualService => ("virtualservices", Service),
                 TestMeshKind.TraefikService => ("traefikservices", Service),
                 TestMeshKind.HttpProxy => ("httpproxies", Service),
+                TestMeshKind.RouteTable => ("routetables", Service),
                 TestMeshKind.ApisixRoute => ("apisixroutes", (Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")) + "-canary"),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };

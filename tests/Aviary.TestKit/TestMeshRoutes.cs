@@ -202,6 +202,49 @@ public static class TestMeshRouteReader
         return new TestMeshRoutes([.. rules.Where(r => r.Selective), .. rules.Where(r => !r.Selective)], Describe(proxy), ResourceVersion(proxy));
     }
 
+    /// <summary>
+    /// A Gloo Edge RouteTable: its routes in order, each taken when any of its matchers holds (all headers and query
+    /// parameters of a matcher, by value or regex; a matcher without a value asks for presence), splitting by its
+    /// destinations' weights. Gloo sends a destination to the Service of its Upstream: <paramref name="upstreamServices"/>
+    /// maps each Upstream the mesh found to its <c>spec.kube.serviceName</c> (a missing Upstream routes nowhere).
+    /// </summary>
+    public static TestMeshRoutes RouteTable(JsonObject table, TestMeshTarget target, IReadOnlyDictionary<string, string> upstreamServices)
+    {
+        var rules = new List<TestMeshRule>();
+        foreach (var route in (table["spec"]?["routes"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var matches = (route["matchers"] as JsonArray ?? []).OfType<JsonObject>().Select(m => new TestMeshMatch
+            {
+                Headers = [.. (m["headers"] as JsonArray ?? []).OfType<JsonObject>().Select(GlooValue)],
+                QueryParams = [.. (m["queryParameters"] as JsonArray ?? []).OfType<JsonObject>().Select(GlooValue)],
+            }).ToList();
+            var destinations = (route["routeAction"]?["multi"]?["destinations"] as JsonArray ?? []).OfType<JsonObject>().Select(d =>
+            {
+                var service = upstreamServices.GetValueOrDefault(Text(d["destination"]?["upstream"]?["name"]) ?? "") ?? "";
+                return new TestMeshDestination(service, target.RoleOf(service), Integer(d["weight"]) ?? 0);
+            }).ToList();
+            rules.Add(new TestMeshRule(matches, destinations));
+        }
+        return new TestMeshRoutes(rules, Describe(table), ResourceVersion(table));
+    }
+
+    /// <summary>The Upstreams a RouteTable's destinations name, as (namespace, name).</summary>
+    public static IEnumerable<(string Namespace, string Name)> RouteTableUpstreams(JsonObject table, string defaultNamespace) =>
+        (table["spec"]?["routes"] as JsonArray ?? []).OfType<JsonObject>()
+            .SelectMany(r => (r["routeAction"]?["multi"]?["destinations"] as JsonArray ?? []).OfType<JsonObject>())
+            .Select(d => d["destination"]?["upstream"])
+            .Select(u => (Text(u?["namespace"]) ?? defaultNamespace, Text(u?["name"]) ?? ""))
+            .Distinct();
+
+    private static TestMeshValueMatch GlooValue(JsonObject matcher)
+    {
+        var name = Text(matcher["name"]) ?? "";
+        if (Text(matcher["value"]) is not { Length: > 0 } value) return new TestMeshValueMatch(name, TestMeshMatchKind.Regex, ".*");
+        return matcher["regex"] is JsonValue r && r.GetValue<bool>()
+            ? new TestMeshValueMatch(name, TestMeshMatchKind.Regex, value)
+            : new TestMeshValueMatch(name, TestMeshMatchKind.Exact, value);
+    }
+
     private static TestMeshValueMatch? ContourValue(JsonObject condition)
     {
         var name = Text(condition["name"]) ?? "";

@@ -97,6 +97,12 @@ public static class KubeResources
     /// <summary>Contour's <c>HTTPProxy</c> (<c>projectcontour.io/v1</c>).</summary>
     public static ResourceType HttpProxies { get; } = new("projectcontour.io", "v1", "HTTPProxy", "httpproxies");
 
+    /// <summary>Gloo Edge's <c>RouteTable</c> (<c>gateway.solo.io/v1</c>).</summary>
+    public static ResourceType RouteTables { get; } = new("gateway.solo.io", "v1", "RouteTable", "routetables");
+
+    /// <summary>Gloo Edge's <c>Upstream</c> (<c>gloo.solo.io/v1</c>).</summary>
+    public static ResourceType Upstreams { get; } = new("gloo.solo.io", "v1", "Upstream", "upstreams");
+
     /// <summary>Every built-in entry, all versions.</summary>
     public static IReadOnlyList<ResourceType> All { get; } =
     [
@@ -106,7 +112,7 @@ public static class KubeResources
         Ingresses, CustomResourceDefinitions,
         Canaries, MetricTemplates, AlertProviders,
         TrafficSplits.WithVersion("v1alpha1"), TrafficSplits, TrafficSplits.WithVersion("v1alpha3"),
-        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies,
+        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams,
         VirtualServices, VirtualServices.WithVersion("v1alpha3"), DestinationRules, DestinationRules.WithVersion("v1alpha3"),
     ];
 

@@ -9,7 +9,7 @@ namespace Aviary.Kubernetes.Routers;
 
 /// <summary>
 /// A router whose routing is one object named after the apex service that only weighs the primary against the canary
-/// (an SMI TrafficSplit, a TraefikService): created with everything on the primary, reconciled keeping its weights
+/// (an SMI TrafficSplit, a TraefikService, a Contour HTTPProxy, a Gloo RouteTable): created with everything on the primary, reconciled keeping its weights
 /// (and repairing the rest), written with new weights, and read back. A provider supplies the object (<see cref="Desire"/>)
 /// and how to read its weights (<see cref="ReadWeights"/>); what its capabilities refuse is refused before any write.
 /// </summary>
@@ -37,10 +37,15 @@ public abstract class WeightedObjectRouter : IKubeRouter
     /// <summary>Why this provider cannot route <paramref name="canary"/> at all (a missing field it needs), or null.</summary>
     private protected virtual string? Unroutable(CanaryPolicy canary) => null;
 
+    /// <summary>Objects the routing object names, written before it on every reconcile (Gloo's Upstreams); none by default.</summary>
+    private protected virtual Task<Outcome> ReconcileReferencedAsync(CanaryPolicy canary, CancellationToken cancellationToken) => Task.FromResult(Outcome.Ok);
+
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
         if ((RouterCapabilities.Refusal(canary, Provider) ?? Unroutable(canary)) is { } error) return Outcome.Fail(error);
+        var referenced = await ReconcileReferencedAsync(canary, cancellationToken).ConfigureAwait(false);
+        if (!referenced.Succeeded) return referenced;
         // A new object sends everything to the primary; an existing one keeps its weights.
         return await Objects.ApplyAsync(canary.Namespace, canary.ServiceName, create: true,
             current => Desire(canary, current, current is null ? RouteWeights.AllPrimary : RouterChecks.OrAllPrimary(ReadWeights(canary, current))),

@@ -89,6 +89,25 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
                       servicePort: {canary.ServicePort}
                 """);
         }
+        if (Provider == "gloo")
+        {
+            // Gloo's Upstreams are made from the -primary and -canary Services (the operator reconciles them first).
+            foreach (var role in new[] { "primary", "canary" })
+            {
+                await Server.ApplyAsync($"""
+                    apiVersion: v1
+                    kind: Service
+                    metadata:
+                      name: {canary.ServiceName}-{role}
+                      namespace: {ns}
+                    spec:
+                      selector:
+                        app: {canary.TargetName}-{role}
+                      ports:
+                      - port: {canary.ServicePort}
+                    """);
+            }
+        }
         await Server.ApplyAsync($"""
             apiVersion: flagger.app/v1beta1
             kind: Canary
@@ -280,6 +299,15 @@ public sealed class ApisixRouterContractTests(KubeApiServerFixture fixture) : Ku
 public sealed class ContourRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
 {
     protected override string Provider => "contour";
+
+    protected override (bool Match, bool Mirror) Expected => (true, false);
+}
+
+/// <summary>The contract for provider <c>gloo</c> (a RouteTable over two Upstreams): weights and A/B matching; no mirroring.</summary>
+[Collection(KubeCollection.Name)]
+public sealed class GlooRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "gloo";
 
     protected override (bool Match, bool Mirror) Expected => (true, false);
 }
