@@ -9,7 +9,7 @@ namespace Aviary.TestKit;
 
 /// <summary>
 /// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
-/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute, HTTPProxy, RouteTable or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute, HTTPProxy, RouteTable, TrafficRoute or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
 /// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
@@ -146,6 +146,7 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.TraefikService => TestMeshRouteReader.TraefikService(value, Target),
                 TestMeshKind.ApisixRoute => TestMeshRouteReader.ApisixRoute(value, Target),
                 TestMeshKind.HttpProxy => TestMeshRouteReader.HttpProxy(value, Target),
+                TestMeshKind.TrafficRoute => TestMeshRouteReader.TrafficRoute(value, Target),
                 TestMeshKind.RouteTable => TestMeshRouteReader.RouteTable(value, Target, await UpstreamServicesAsync(value, cancellationToken)),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
@@ -227,6 +228,9 @@ public enum TestMeshKind
 
     /// <summary>Gloo Edge's <c>RouteTable</c> named after the apex service (its destinations are Upstreams of the Services).</summary>
     RouteTable,
+
+    /// <summary>Kuma's cluster-scoped <c>TrafficRoute</c> named after the apex service.</summary>
+    TrafficRoute,
 }
 
 /// <summary>
@@ -289,6 +293,7 @@ public sealed record TestMeshTarget
             "apisix" => (TestMeshKind.ApisixRoute, "apisix.apache.org/v2"),
             "contour" => (TestMeshKind.HttpProxy, "projectcontour.io/v1"),
             "gloo" => (TestMeshKind.RouteTable, "gateway.solo.io/v1"),
+            "kuma" => (TestMeshKind.TrafficRoute, "kuma.io/v1alpha1"),
             _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
         };
         if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
@@ -312,6 +317,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.ApisixRoute => "apisix.apache.org/v2",
                 TestMeshKind.HttpProxy => "projectcontour.io/v1",
                 TestMeshKind.RouteTable => "gateway.solo.io/v1",
+                TestMeshKind.TrafficRoute => "kuma.io/v1alpha1",
                 _ => "networking.k8s.io/v1",
             };
             var (plural, name) = Kind switch
@@ -322,10 +328,12 @@ public sealed record TestMeshTarget
                 TestMeshKind.TraefikService => ("traefikservices", Service),
                 TestMeshKind.HttpProxy => ("httpproxies", Service),
                 TestMeshKind.RouteTable => ("routetables", Service),
+                TestMeshKind.TrafficRoute => ("trafficroutes", Service),
                 TestMeshKind.ApisixRoute => ("apisixroutes", (Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")) + "-canary"),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };
-            return $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";
+            // Kuma's TrafficRoutes are cluster-scoped.
+            return Kind == TestMeshKind.TrafficRoute ? $"/apis/{version}/{plural}/{name}" : $"/apis/{version}/namespaces/{Namespace}/{plural}/{name}";
         }
     }
 

@@ -203,6 +203,22 @@ public static class TestMeshRouteReader
     }
 
     /// <summary>
+    /// A Kuma TrafficRoute: one split of the destination service by weight; each split names a Kuma service tag
+    /// (<c>&lt;name&gt;_&lt;namespace&gt;_svc_&lt;port&gt;</c>) of a Kubernetes Service in the target's namespace.
+    /// </summary>
+    public static TestMeshRoutes TrafficRoute(JsonObject route, TestMeshTarget target)
+    {
+        var destinations = new List<TestMeshDestination>();
+        foreach (var split in (route["spec"]?["conf"]?["split"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var tag = (Text(split["destination"]?["kuma.io/service"]) ?? "").Split('_');
+            var service = tag.Length == 4 && tag[1] == target.Namespace && tag[2] == "svc" ? tag[0] : "";
+            destinations.Add(new TestMeshDestination(service, target.RoleOf(service), Integer(split["weight"]) ?? 0));
+        }
+        return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(route), ResourceVersion(route));
+    }
+
+    /// <summary>
     /// A Gloo Edge RouteTable: its routes in order, each taken when any of its matchers holds (all headers and query
     /// parameters of a matcher, by value or regex; a matcher without a value asks for presence), splitting by its
     /// destinations' weights. Gloo sends a destination to the Service of its Upstream: <paramref name="upstreamServices"/>

@@ -103,6 +103,9 @@ public static class KubeResources
     /// <summary>Gloo Edge's <c>Upstream</c> (<c>gloo.solo.io/v1</c>).</summary>
     public static ResourceType Upstreams { get; } = new("gloo.solo.io", "v1", "Upstream", "upstreams");
 
+    /// <summary>Kuma's cluster-scoped <c>TrafficRoute</c> (<c>kuma.io/v1alpha1</c>).</summary>
+    public static ResourceType TrafficRoutes { get; } = new("kuma.io", "v1alpha1", "TrafficRoute", "trafficroutes", Namespaced: false);
+
     /// <summary>Every built-in entry, all versions.</summary>
     public static IReadOnlyList<ResourceType> All { get; } =
     [
@@ -112,7 +115,7 @@ public static class KubeResources
         Ingresses, CustomResourceDefinitions,
         Canaries, MetricTemplates, AlertProviders,
         TrafficSplits.WithVersion("v1alpha1"), TrafficSplits, TrafficSplits.WithVersion("v1alpha3"),
-        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams,
+        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams, TrafficRoutes,
         VirtualServices, VirtualServices.WithVersion("v1alpha3"), DestinationRules, DestinationRules.WithVersion("v1alpha3"),
     ];
 

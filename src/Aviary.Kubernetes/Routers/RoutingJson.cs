@@ -40,14 +40,18 @@ internal static class RoutingJson
     public static JsonObject? OwnerReference(CanaryPolicy canary) =>
         Workloads.ObjectMetadata.CanaryOwner(canary) is { Succeeded: true } owner ? owner.Value : null;
 
-    /// <summary>A new object of <paramref name="type"/> owned by the canary.</summary>
+    /// <summary>
+    /// A new object of <paramref name="type"/> owned by the canary, in its namespace; a cluster-scoped object has neither
+    /// (a namespaced owner cannot own it).
+    /// </summary>
     public static JsonObject NewObject(ResourceType type, string name, CanaryPolicy canary, IReadOnlyDictionary<string, string>? labels,
         IReadOnlyDictionary<string, string>? annotations, JsonNode spec, string specField = "spec")
     {
-        var metadata = new JsonObject { ["name"] = name, ["namespace"] = canary.Namespace };
+        var metadata = new JsonObject { ["name"] = name };
+        if (type.Namespaced) metadata["namespace"] = canary.Namespace;
         if (labels is { Count: > 0 }) metadata["labels"] = Strings(labels);
         if (annotations is { Count: > 0 }) metadata["annotations"] = Strings(annotations);
-        if (OwnerReference(canary) is { } owner) metadata["ownerReferences"] = new JsonArray(owner);
+        if (type.Namespaced && OwnerReference(canary) is { } owner) metadata["ownerReferences"] = new JsonArray(owner);
         return new JsonObject
         {
             ["apiVersion"] = type.ApiVersion,
@@ -59,16 +63,17 @@ internal static class RoutingJson
 
     /// <summary>
     /// Sets <paramref name="labels"/> and <paramref name="annotations"/> on the object (keeping every other label and
-    /// annotation) and adds the canary's owner reference when it is missing. True when something changed.
+    /// annotation) and adds the canary's owner reference when it is missing (unless <paramref name="owned"/> is false:
+    /// a cluster-scoped object). True when something changed.
     /// </summary>
     public static bool MergeMetadata(JsonObject value, CanaryPolicy canary, IReadOnlyDictionary<string, string>? labels,
-        IReadOnlyDictionary<string, string>? annotations)
+        IReadOnlyDictionary<string, string>? annotations, bool owned = true)
     {
         var metadata = value["metadata"] as JsonObject ?? [];
         value["metadata"] = metadata;
         var changed = SetAll(metadata, "labels", labels);
         changed |= SetAll(metadata, "annotations", annotations);
-        if (OwnerReference(canary) is { } owner)
+        if (owned && OwnerReference(canary) is { } owner)
         {
             var owners = metadata["ownerReferences"] as JsonArray;
             if (owners is null || !owners.Any(o => Text(o?["uid"]) == Text(owner["uid"])))
@@ -147,7 +152,7 @@ internal static class RoutingJson
         if (current is null) return NewObject(type, name, canary, labels, allAnnotations, spec, specField);
         var next = (JsonObject)current.DeepClone();
         var specChanged = Annotation(current, SpecHashAnnotation) != hash || !Contains(current[specField], spec);
-        var changed = MergeMetadata(next, canary, labels, allAnnotations);
+        var changed = MergeMetadata(next, canary, labels, allAnnotations, type.Namespaced);
         if (specChanged) next[specField] = spec.DeepClone();
         return changed || specChanged ? next : null;
     }
