@@ -125,8 +125,8 @@ public sealed class TestMesh : IAsyncDisposable
         if (status == HttpStatusCode.NotFound)
         {
             LastError = null;
-            return Target.Kind == TestMeshKind.Ingress
-                ? TestMeshRouteReader.Ingress(null, Target)
+            return Target.Kind is TestMeshKind.Ingress or TestMeshKind.SkipperIngress
+                ? Target.Kind == TestMeshKind.Ingress ? TestMeshRouteReader.Ingress(null, Target) : TestMeshRouteReader.SkipperIngress(null, Target)
                 : TestMeshRoutes.None(Target.ToString(), "not found");
         }
         if (status != HttpStatusCode.OK)
@@ -147,6 +147,7 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.ApisixRoute => TestMeshRouteReader.ApisixRoute(value, Target),
                 TestMeshKind.HttpProxy => TestMeshRouteReader.HttpProxy(value, Target),
                 TestMeshKind.TrafficRoute => TestMeshRouteReader.TrafficRoute(value, Target),
+                TestMeshKind.SkipperIngress => TestMeshRouteReader.SkipperIngress(value, Target),
                 TestMeshKind.RouteTable => TestMeshRouteReader.RouteTable(value, Target, await UpstreamServicesAsync(value, cancellationToken)),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
@@ -231,6 +232,9 @@ public enum TestMeshKind
 
     /// <summary>Kuma's cluster-scoped <c>TrafficRoute</c> named after the apex service.</summary>
     TrafficRoute,
+
+    /// <summary>Skipper's <c>&lt;ingress&gt;-canary</c> Ingress (weights in <c>zalando.org/backend-weights</c>).</summary>
+    SkipperIngress,
 }
 
 /// <summary>
@@ -289,6 +293,7 @@ public sealed record TestMeshTarget
             "gatewayapi:v1" => (TestMeshKind.HttpRoute, "gateway.networking.k8s.io/v1"),
             "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
             "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
+            "skipper" => (TestMeshKind.SkipperIngress, "networking.k8s.io/v1"),
             "traefik" => (TestMeshKind.TraefikService, "traefik.io/v1alpha1"),
             "apisix" => (TestMeshKind.ApisixRoute, "apisix.apache.org/v2"),
             "contour" => (TestMeshKind.HttpProxy, "projectcontour.io/v1"),
@@ -296,7 +301,7 @@ public sealed record TestMeshTarget
             "kuma" => (TestMeshKind.TrafficRoute, "kuma.io/v1alpha1"),
             _ => throw new ArgumentException($"the test mesh has no routing object for provider '{provider}'", nameof(provider)),
         };
-        if (kind == TestMeshKind.Ingress && string.IsNullOrEmpty(ingress))
+        if (kind is TestMeshKind.Ingress or TestMeshKind.SkipperIngress && string.IsNullOrEmpty(ingress))
             throw new ArgumentException("provider nginx needs the main ingress' name", nameof(ingress));
         if (kind == TestMeshKind.ApisixRoute && string.IsNullOrEmpty(route))
             throw new ArgumentException("provider apisix needs the user's ApisixRoute's name", nameof(route));

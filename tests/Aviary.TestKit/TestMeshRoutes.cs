@@ -384,6 +384,23 @@ public static class TestMeshRouteReader
         return new TestMeshRoutes(rules, source, ResourceVersion(canaryIngress));
     }
 
+    /// <summary>
+    /// Skipper's <c>&lt;ingress&gt;-canary</c> copy: while it exists and its <c>zalando.org/skipper-predicate</c> does not
+    /// hold <c>False()</c>, its paths win and split by <c>zalando.org/backend-weights</c>; otherwise the main Ingress routes
+    /// to the apex service, which selects the primary.
+    /// </summary>
+    public static TestMeshRoutes SkipperIngress(JsonObject? canaryIngress, TestMeshTarget target)
+    {
+        var source = canaryIngress is null ? $"Ingress {target.Ingress}-canary.{target.Namespace} (missing)" : Describe(canaryIngress);
+        var annotations = canaryIngress?["metadata"]?["annotations"] as JsonObject;
+        var predicate = Text(annotations?["zalando.org/skipper-predicate"]) ?? "";
+        var weights = Text(annotations?["zalando.org/backend-weights"]) is { } json ? JsonNode.Parse(json) as JsonObject : null;
+        if (canaryIngress is null || predicate.Contains("False()", StringComparison.Ordinal) || weights is null)
+            return new TestMeshRoutes([new TestMeshRule([], [new TestMeshDestination(target.PrimaryService, BackendRole.Primary, 100)])], source, ResourceVersion(canaryIngress));
+        var destinations = weights.Select(kv => new TestMeshDestination(kv.Key, target.RoleOf(kv.Key), Integer(kv.Value) ?? 0)).ToList();
+        return new TestMeshRoutes([new TestMeshRule([], destinations)], source, ResourceVersion(canaryIngress));
+    }
+
     private static TestMeshValueMatch GatewayValue(string name, string type, string value) => type switch
     {
         "Exact" => new(name, TestMeshMatchKind.Exact, value),

@@ -103,14 +103,9 @@ public sealed class ApisixRouter : IKubeRouter
         if (first["subset"] is { } subset) canaryBackend["subset"] = subset.DeepClone();
         rule["backends"] = new JsonArray(primary, canaryBackend);
         var spec = new JsonObject { ["http"] = new JsonArray(rule) };
-        // The user's metadata, without kubectl's record of the user's own object.
-        var annotations = Strings(user["metadata"]?["annotations"]);
-        annotations?.Remove("kubectl.kubernetes.io/last-applied-configuration");
-        return RoutingJson.Desire(_routes.Type, CanaryRouteName(canary), canary, current, spec, Strings(user["metadata"]?["labels"]), annotations);
+        var (labels, annotations) = RoutingJson.UserMetadata(user);
+        return RoutingJson.Desire(_routes.Type, CanaryRouteName(canary), canary, current, spec, labels, annotations);
     }
-
-    private static Dictionary<string, string>? Strings(JsonNode? node) =>
-        node is JsonObject o ? o.Where(kv => kv.Value is JsonValue).ToDictionary(kv => kv.Key, kv => RoutingJson.Text(kv.Value) ?? "", StringComparer.Ordinal) : null;
 
     private static Outcome<RouteWeights> ReadWeights(CanaryPolicy canary, JsonObject route)
     {

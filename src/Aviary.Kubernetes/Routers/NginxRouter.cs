@@ -61,11 +61,7 @@ public sealed class NginxRouter : IKubeRouter
         if (!PointAtCanary(spec, canary.ServiceName))
             return Outcome.Fail($"backend {canary.ServiceName} not found in ingress {reference.Name}");
 
-        var labels = (ingress["metadata"]?["labels"] as JsonObject ?? []).Select(kv => (kv.Key, Value: RoutingJson.Text(kv.Value)))
-            .Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
-        var inherited = (ingress["metadata"]?["annotations"] as JsonObject ?? []).Select(kv => (kv.Key, Value: RoutingJson.Text(kv.Value)))
-            .Where(kv => kv.Value is not null && kv.Key != RoutingJson.KubectlAnnotation && !IsCanaryKey(kv.Key))
-            .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
+        var (labels, inherited) = RoutingJson.UserMetadata(ingress, IsCanaryKey);
         var name = CanaryIngress(reference.Name);
         return await _ingresses.ApplyAsync(canary.Namespace, name, create: true, current =>
         {

@@ -87,6 +87,20 @@ internal static class RoutingJson
         return changed;
     }
 
+    /// <summary>
+    /// The labels and annotations of a user's object that a copy of it carries: every string value, without kubectl's
+    /// record of the user's own object and without the annotations <paramref name="exclude"/> names.
+    /// </summary>
+    public static (Dictionary<string, string> Labels, Dictionary<string, string> Annotations) UserMetadata(JsonObject value, Func<string, bool>? exclude = null)
+    {
+        static Dictionary<string, string> Read(JsonNode? node, Func<string, bool> keep) =>
+            (node as JsonObject ?? []).Select(kv => (kv.Key, Value: Text(kv.Value)))
+                .Where(kv => kv.Value is not null && keep(kv.Key))
+                .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
+        return (Read(value["metadata"]?["labels"], _ => true),
+            Read(value["metadata"]?["annotations"], k => k != KubectlAnnotation && exclude?.Invoke(k) != true));
+    }
+
     /// <summary>Removes annotations; true when one was there.</summary>
     public static bool RemoveAnnotations(JsonObject value, params string[] keys)
     {

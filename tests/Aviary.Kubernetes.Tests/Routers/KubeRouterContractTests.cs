@@ -43,7 +43,8 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
     protected override async Task<IRouterUnderTest> StartRouterAsync(CanaryPolicy canary)
     {
         var ns = await Server.CreateNamespaceAsync("contract-" + Provider.Replace(':', '-').Replace('.', '-'));
-        var isNginx = Provider == "nginx";
+        // NGINX and Skipper copy the main Ingress of the apex service.
+        var isNginx = Provider is "nginx" or "skipper";
         if (isNginx)
         {
             await Server.ApplyAsync($"""
@@ -163,7 +164,7 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
     private CanaryPolicy Place(CanaryPolicy canary, string ns, string uid)
     {
         var spec = canary.Manifest.Spec;
-        if (Provider == "nginx")
+        if (Provider is "nginx" or "skipper")
             spec = spec with { IngressRef = new IngressReference { ApiVersion = "networking.k8s.io/v1", Kind = "Ingress", Name = canary.ServiceName } };
         if (Provider == "apisix")
             spec = spec with { RouteRef = new RouteReference { ApiVersion = "apisix.apache.org/v2", Kind = "ApisixRoute", Name = canary.ServiceName } };
@@ -322,6 +323,15 @@ public sealed class GlooRouterContractTests(KubeApiServerFixture fixture) : Kube
 public sealed class KumaRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
 {
     protected override string Provider => "kuma";
+
+    protected override (bool Match, bool Mirror) Expected => (false, false);
+}
+
+/// <summary>The contract for provider <c>skipper</c> (a weighted copy of the main Ingress): weights only.</summary>
+[Collection(KubeCollection.Name)]
+public sealed class SkipperRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "skipper";
 
     protected override (bool Match, bool Mirror) Expected => (false, false);
 }
