@@ -9,7 +9,7 @@ namespace Aviary.TestKit;
 
 /// <summary>
 /// A test-side service mesh for tests of the Kubernetes runtime: it follows the routing object Aviary wrote for one
-/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute, HTTPProxy, RouteTable, TrafficRoute or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
+/// service (TrafficSplit, HTTPRoute, VirtualService, TraefikService, canary ApisixRoute, HTTPProxy, RouteTable, TrafficRoute, Knative Service or canary Ingress) in a real API server (<see cref="KubeApiServer"/>)
 /// by reading it every <c>pollInterval</c> (and at once on <see cref="RefreshAsync"/>), and interprets it as that mesh
 /// would (<see cref="TestMeshRouteReader"/>). Two data planes use the current <see cref="Routes"/>:
 /// <list type="bullet">
@@ -115,6 +115,8 @@ public sealed class TestMesh : IAsyncDisposable
         string body;
         try
         {
+            // Knative's route reconciler: what spec.traffic asks becomes status.traffic before the data plane follows it.
+            if (Target.Kind == TestMeshKind.KnativeService) await TestKnative.ApplyTrafficAsync(_server, Target.Namespace, Target.WorkloadName, cancellationToken);
             (status, body) = await _server.RequestAsync(HttpMethod.Get, Target.ObjectPath, cancellationToken: cancellationToken);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
@@ -148,6 +150,7 @@ public sealed class TestMesh : IAsyncDisposable
                 TestMeshKind.HttpProxy => TestMeshRouteReader.HttpProxy(value, Target),
                 TestMeshKind.TrafficRoute => TestMeshRouteReader.TrafficRoute(value, Target),
                 TestMeshKind.SkipperIngress => TestMeshRouteReader.SkipperIngress(value, Target),
+                TestMeshKind.KnativeService => TestMeshRouteReader.KnativeService(value, Target),
                 TestMeshKind.RouteTable => TestMeshRouteReader.RouteTable(value, Target, await UpstreamServicesAsync(value, cancellationToken)),
                 _ => TestMeshRouteReader.Ingress(value, Target),
             };
@@ -235,6 +238,9 @@ public enum TestMeshKind
 
     /// <summary>Skipper's <c>&lt;ingress&gt;-canary</c> Ingress (weights in <c>zalando.org/backend-weights</c>).</summary>
     SkipperIngress,
+
+    /// <summary>The target Knative Service itself (its <c>status.traffic</c>, as Knative applied it).</summary>
+    KnativeService,
 }
 
 /// <summary>
@@ -294,6 +300,7 @@ public sealed record TestMeshTarget
             "istio" => (TestMeshKind.VirtualService, "networking.istio.io/v1beta1"),
             "nginx" => (TestMeshKind.Ingress, "networking.k8s.io/v1"),
             "skipper" => (TestMeshKind.SkipperIngress, "networking.k8s.io/v1"),
+            "knative" => (TestMeshKind.KnativeService, "serving.knative.dev/v1"),
             "traefik" => (TestMeshKind.TraefikService, "traefik.io/v1alpha1"),
             "apisix" => (TestMeshKind.ApisixRoute, "apisix.apache.org/v2"),
             "contour" => (TestMeshKind.HttpProxy, "projectcontour.io/v1"),
@@ -323,6 +330,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.HttpProxy => "projectcontour.io/v1",
                 TestMeshKind.RouteTable => "gateway.solo.io/v1",
                 TestMeshKind.TrafficRoute => "kuma.io/v1alpha1",
+                TestMeshKind.KnativeService => "serving.knative.dev/v1",
                 _ => "networking.k8s.io/v1",
             };
             var (plural, name) = Kind switch
@@ -334,6 +342,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.HttpProxy => ("httpproxies", Service),
                 TestMeshKind.RouteTable => ("routetables", Service),
                 TestMeshKind.TrafficRoute => ("trafficroutes", Service),
+                TestMeshKind.KnativeService => ("services", WorkloadName),
                 TestMeshKind.ApisixRoute => ("apisixroutes", (Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")) + "-canary"),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };

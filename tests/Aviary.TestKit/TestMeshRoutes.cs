@@ -401,6 +401,24 @@ public static class TestMeshRouteReader
         return new TestMeshRoutes([new TestMeshRule([], destinations)], source, ResourceVersion(canaryIngress));
     }
 
+    /// <summary>
+    /// A Knative Service: one split by <c>status.traffic</c> (what Knative applied), the revision named by
+    /// <c>flagger.app/primary-revision</c> standing for the primary and the latest revision for the canary.
+    /// </summary>
+    public static TestMeshRoutes KnativeService(JsonObject service, TestMeshTarget target)
+    {
+        var primary = Text(service["metadata"]?["annotations"]?["flagger.app/primary-revision"]);
+        var destinations = new List<TestMeshDestination>();
+        foreach (var t in (service["status"]?["traffic"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var latest = t["latestRevision"] is JsonValue v && v.GetValue<bool>();
+            var (name, role) = latest ? (target.CanaryService, BackendRole.Canary)
+                : Text(t["revisionName"]) == primary ? (target.PrimaryService, BackendRole.Primary) : (Text(t["revisionName"]) ?? "", (BackendRole?)null);
+            destinations.Add(new TestMeshDestination(name, role, Integer(t["percent"]) ?? 0));
+        }
+        return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(service), ResourceVersion(service));
+    }
+
     private static TestMeshValueMatch GatewayValue(string name, string type, string value) => type switch
     {
         "Exact" => new(name, TestMeshMatchKind.Exact, value),

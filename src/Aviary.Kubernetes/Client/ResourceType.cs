@@ -106,6 +106,12 @@ public static class KubeResources
     /// <summary>Kuma's cluster-scoped <c>TrafficRoute</c> (<c>kuma.io/v1alpha1</c>).</summary>
     public static ResourceType TrafficRoutes { get; } = new("kuma.io", "v1alpha1", "TrafficRoute", "trafficroutes", Namespaced: false);
 
+    /// <summary>Knative Serving's <c>Service</c> (<c>serving.knative.dev/v1</c>).</summary>
+    public static ResourceType KnativeServices { get; } = new("serving.knative.dev", "v1", "Service", "services");
+
+    /// <summary>Knative Serving's <c>Revision</c> (<c>serving.knative.dev/v1</c>).</summary>
+    public static ResourceType KnativeRevisions { get; } = new("serving.knative.dev", "v1", "Revision", "revisions");
+
     /// <summary>Every built-in entry, all versions.</summary>
     public static IReadOnlyList<ResourceType> All { get; } =
     [
@@ -115,7 +121,7 @@ public static class KubeResources
         Ingresses, CustomResourceDefinitions,
         Canaries, MetricTemplates, AlertProviders,
         TrafficSplits.WithVersion("v1alpha1"), TrafficSplits, TrafficSplits.WithVersion("v1alpha3"),
-        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams, TrafficRoutes,
+        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams, TrafficRoutes, KnativeServices, KnativeRevisions,
         VirtualServices, VirtualServices.WithVersion("v1alpha3"), DestinationRules, DestinationRules.WithVersion("v1alpha3"),
     ];
 

@@ -9,20 +9,28 @@ using Microsoft.Extensions.Logging;
 
 namespace Aviary.Kubernetes.Operator;
 
-/// <summary>The workload of a canary by its targetRef kind: Deployment or DaemonSet.</summary>
+/// <summary>The workload of a canary by its targetRef kind: Deployment, DaemonSet, or (provider knative) a Knative Service.</summary>
 public static class KubeWorkloads
 {
-    public static IWorkload For(KubeClient client, CanaryPolicy canary, TimeProvider time, ILoggerFactory loggers) => canary.TargetKind switch
+    public static IWorkload For(KubeClient client, CanaryPolicy canary, TimeProvider time, ILoggerFactory loggers)
     {
-        "Deployment" => new DeploymentWorkload(client, time, loggers.CreateLogger("Aviary.Kubernetes.Workloads")),
-        "DaemonSet" => new DaemonSetWorkload(client, time, loggers.CreateLogger("Aviary.Kubernetes.Workloads")),
-        _ => new Unsupported($"targetRef kind {canary.TargetKind} is not supported by the Kubernetes runtime (Deployment or DaemonSet)"),
-    };
+        var logger = loggers.CreateLogger("Aviary.Kubernetes.Workloads");
+        var knative = canary.Provider == Providers.Knative;
+        return (canary.TargetKind, knative) switch
+        {
+            ("Deployment", false) => new DeploymentWorkload(client, time, logger),
+            ("DaemonSet", false) => new DaemonSetWorkload(client, time, logger),
+            ("Service", true) => new KnativeWorkload(client, logger),
+            (_, true) => new Unsupported($"spec.targetRef.kind: provider knative needs a Knative Service (serving.knative.dev/v1 Service), not {canary.TargetKind}"),
+            _ => new Unsupported($"spec.targetRef.kind: {canary.TargetKind} is not supported by the Kubernetes runtime (Deployment, DaemonSet, or a Knative Service with provider knative)"),
+        };
+    }
 }
 
 /// <summary>
 /// The router of a canary by its provider: for <c>kubernetes</c> the Services alone (<see cref="KubernetesServiceRouter"/>);
-/// for a mesh or ingress the Services first and then the provider's routing objects (<see cref="ServicesThenMesh"/>).
+/// for a mesh or ingress the Services first and then the provider's routing objects (<see cref="ServicesThenMesh"/>);
+/// for <c>knative</c> the Knative Service alone (<see cref="KnativeRouter"/>).
 /// </summary>
 public static class KubeRouters
 {
@@ -31,7 +39,9 @@ public static class KubeRouters
         var logger = loggers.CreateLogger("Aviary.Kubernetes.Routers");
         if (canary.Provider == Providers.Kubernetes) return new KubernetesServiceRouter(client, logger);
         var mesh = new KubeRouterFactory(client, options, loggers).Create(canary);
-        return mesh.Succeeded ? new ServicesThenMesh(new KubernetesServices(client, logger), mesh.Value!) : new Unsupported(mesh.Error!);
+        if (!mesh.Succeeded) return new Unsupported(mesh.Error!);
+        // Knative routes to revisions: no apex, -primary or -canary Services.
+        return canary.Provider == Providers.Knative ? mesh.Value! : new ServicesThenMesh(new KubernetesServices(client, logger), mesh.Value!);
     }
 }
 

@@ -33,7 +33,7 @@ public sealed class KubeRouterFactory
     public static IReadOnlyList<string> Routed { get; } =
     [
         Providers.Linkerd, Providers.Osm, Providers.SmiV1Alpha1, Providers.SmiV1Alpha2, Providers.SmiV1Alpha3, Providers.GatewayApiV1Beta1,
-        Providers.GatewayApiV1, Providers.Istio, Providers.Nginx, Providers.Traefik, Providers.Apisix, Providers.Contour, Providers.Gloo, Providers.Kuma, Providers.Skipper,
+        Providers.GatewayApiV1, Providers.Istio, Providers.Nginx, Providers.Traefik, Providers.Apisix, Providers.Contour, Providers.Gloo, Providers.Kuma, Providers.Skipper, Providers.Knative,
     ];
 
     /// <summary>The router of <paramref name="canary"/>'s provider.</summary>
@@ -61,6 +61,7 @@ public sealed class KubeRouterFactory
             case Providers.Nginx: return new NginxRouter(_client, _options.IngressAnnotationsPrefix, _logger);
             case Providers.Traefik: return new TraefikRouter(_client, _logger);
             case Providers.Apisix: return new ApisixRouter(_client, _logger);
+            case Providers.Knative: return new KnativeRouter(_client, _logger);
             case Providers.Skipper: return new SkipperRouter(_client, _logger);
             case Providers.Kuma: return new KumaRouter(_client, _logger);
             case Providers.Gloo: return new GlooRouter(_client, _logger);

@@ -90,6 +90,11 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
                       servicePort: {canary.ServicePort}
                 """);
         }
+        if (Provider == "knative")
+        {
+            // The routing object is the target Knative Service, with a revision Knative created.
+            await TestKnative.CreateServiceAsync(Server, ns, canary.TargetName);
+        }
         if (Provider == "kuma")
         {
             // TrafficRoutes are cluster-scoped and named after the apex: the previous test's is still there.
@@ -144,7 +149,7 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
             var created = new KubeRouterFactory(client).Create(Provider);
             Assert.True(created.Succeeded, created.Error);
             var target = TestMeshTarget.ForProvider(Provider, ns, canary.ServiceName, ingress: isNginx ? canary.ServiceName : null,
-                route: isApisix ? canary.ServiceName : null) with
+                route: isApisix ? canary.ServiceName : null, workload: Provider == "knative" ? canary.TargetName : null) with
             {
                 RegistryKey = canary.Id,
             };
@@ -332,6 +337,15 @@ public sealed class KumaRouterContractTests(KubeApiServerFixture fixture) : Kube
 public sealed class SkipperRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
 {
     protected override string Provider => "skipper";
+
+    protected override (bool Match, bool Mirror) Expected => (false, false);
+}
+
+/// <summary>The contract for provider <c>knative</c> (the traffic of the target Knative Service): weights only.</summary>
+[Collection(KubeCollection.Name)]
+public sealed class KnativeRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "knative";
 
     protected override (bool Match, bool Mirror) Expected => (false, false);
 }
