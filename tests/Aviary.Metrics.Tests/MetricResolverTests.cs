@@ -248,7 +248,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         Template("error-rate", "avg:errors{*}", type: "splunk");
         using var resolver = Resolver();
         var sample = await QueryAsync(resolver, Canary(ErrorRate));
-        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'splunk' is not implemented by Aviary yet (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, newrelic, prometheus)", "splunk"), sample);
+        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'splunk' is not implemented by Aviary yet (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, newrelic, prometheus, stackdriver)", "splunk"), sample);
     }
 
     [Fact]

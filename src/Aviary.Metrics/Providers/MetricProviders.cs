@@ -20,6 +20,7 @@ public static class MetricProviders
             [InfluxDbProvider.TypeName] = InfluxDbProvider.Create,
             [CloudWatchProvider.TypeName] = CloudWatchProvider.Create,
             [GraphiteProvider.TypeName] = GraphiteProvider.Create,
+            [StackdriverProvider.TypeName] = StackdriverProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>
