@@ -112,6 +112,9 @@ public static class KubeResources
     /// <summary>Knative Serving's <c>Revision</c> (<c>serving.knative.dev/v1</c>).</summary>
     public static ResourceType KnativeRevisions { get; } = new("serving.knative.dev", "v1", "Revision", "revisions");
 
+    /// <summary>KEDA's <c>ScaledObject</c> (<c>keda.sh/v1alpha1</c>).</summary>
+    public static ResourceType ScaledObjects { get; } = new("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects");
+
     /// <summary>Every built-in entry, all versions.</summary>
     public static IReadOnlyList<ResourceType> All { get; } =
     [
@@ -121,7 +124,7 @@ public static class KubeResources
         Ingresses, CustomResourceDefinitions,
         Canaries, MetricTemplates, AlertProviders,
         TrafficSplits.WithVersion("v1alpha1"), TrafficSplits, TrafficSplits.WithVersion("v1alpha3"),
-        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams, TrafficRoutes, KnativeServices, KnativeRevisions,
+        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams, TrafficRoutes, KnativeServices, KnativeRevisions, ScaledObjects,
         VirtualServices, VirtualServices.WithVersion("v1alpha3"), DestinationRules, DestinationRules.WithVersion("v1alpha3"),
     ];
 

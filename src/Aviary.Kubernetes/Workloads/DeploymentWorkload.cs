@@ -12,7 +12,7 @@ namespace Aviary.Kubernetes.Workloads;
 /// <list type="bullet">
 /// <item><see cref="EnsurePrimaryAsync"/> creates <c>{target}-primary</c> (labels, selector and pod template copied, the
 /// selector label's value suffixed <c>-primary</c>, the target's replicas or 1) with <c>-primary</c> copies of the
-/// ConfigMaps and Secrets its pods use, and the <c>-primary</c> HPA; all owned by the Canary. The target is not
+/// ConfigMaps and Secrets its pods use, and the <c>-primary</c> HPA or KEDA ScaledObject (<see cref="PrimaryAutoscaler"/>); all owned by the Canary. The target is not
 /// scaled here: the scheduler scales it down once the primary is ready.</item>
 /// <item><see cref="ObserveAsync"/>: the revision (hash of the pod template and of the tracked configs' data), the
 /// tracked configs (<c>configmap/{name}</c> → checksum, Flagger's <c>status.trackedConfigs</c>), the revision the
@@ -99,6 +99,9 @@ public sealed class DeploymentWorkload : IWorkload
         {
             ArgumentNullException.ThrowIfNull(canary);
             if (CheckKind(canary) is { Succeeded: false } wrongKind) return wrongKind;
+            // A ScaledObject would scale the target back up: hold it at zero first (Flagger's PauseTargetScaler).
+            var paused = await Autoscaler.PauseTargetAsync(canary, paused: true, cancellationToken).ConfigureAwait(false);
+            if (!paused.Succeeded) return paused;
             return await ScaleAsync(canary, 0, cancellationToken).ConfigureAwait(false);
         }
 
@@ -106,6 +109,8 @@ public sealed class DeploymentWorkload : IWorkload
         {
             ArgumentNullException.ThrowIfNull(canary);
             if (CheckKind(canary) is { Succeeded: false } wrongKind) return wrongKind;
+            var resumed = await Autoscaler.PauseTargetAsync(canary, paused: false, cancellationToken).ConfigureAwait(false);
+            if (!resumed.Succeeded) return resumed;
             var target = await GetTargetAsync(canary, cancellationToken).ConfigureAwait(false);
             if (!target.Succeeded) return Outcome.Fail(target.Error!);
             if (JsonTree.Long(target.Value, "spec", "replicas") is > 0) return Outcome.Ok;
@@ -157,6 +162,8 @@ public sealed class DeploymentWorkload : IWorkload
                 replicas = JsonTree.Long(primary.Value, "spec", "replicas") ?? 1;
             }
 
+            var resumed = await Autoscaler.PauseTargetAsync(canary, paused: false, cancellationToken).ConfigureAwait(false);
+            if (!resumed.Succeeded) return resumed;
             var scaled = await ScaleAsync(canary, replicas, cancellationToken).ConfigureAwait(false);
             if (!scaled.Succeeded) return scaled;
             // Flagger waits for the target before it hands the Services back; so does Aviary, one call at a time.

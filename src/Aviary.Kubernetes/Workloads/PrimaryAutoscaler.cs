@@ -13,19 +13,31 @@ namespace Aviary.Kubernetes.Workloads;
 /// minimum and maximum, owned by the Canary. It is created with the primary and brought up to date with the target's
 /// HPA at each promotion. The HPA is read and written in the version the server serves among the autoscalerRef's,
 /// <c>autoscaling/v2</c> and <c>autoscaling/v2beta2</c> (a 1.20 server has no v2); the spec is copied as it is, so
-/// any version's shape works. KEDA's ScaledObject is not supported.
+/// any version's shape works.
+/// <para>
+/// A KEDA <c>ScaledObject</c> (<c>keda.sh/v1alpha1</c>), after Flagger's <c>scaled_object_reconciler.go</c>: the copy
+/// <c>&lt;so&gt;-primary</c> scales the primary (<c>scaleTargetRef</c>'s kind, apiVersion and envSourceContainerName kept),
+/// with the target's polling interval, cooldown, replica counts (<c>primaryScalerReplicas</c> overriding them), advanced
+/// settings (a named HPA gets <c>-primary</c>), fallback, idle replicas and triggers, whose <c>query</c> is
+/// <c>primaryScalerQueries</c>' entry of the trigger's name or, without that map, the target's query aimed at the
+/// primary (the target's and the canary's names become <c>&lt;target&gt;-primary</c>). While the canary is scaled to zero
+/// the target's ScaledObject is paused at zero replicas (<c>autoscaling.keda.sh/paused-replicas: "0"</c>), so KEDA does
+/// not scale it back up; scaling the canary up and reverting resume it.
+/// </para>
 /// </summary>
 internal sealed class PrimaryAutoscaler(KubeClient client, ILogger logger)
 {
-    /// <summary>Nothing to do without an autoscalerRef; a clear failure for a ScaledObject.</summary>
+    /// <summary>KEDA's annotation that holds a ScaledObject's target at a replica count.</summary>
+    public const string PausedReplicasAnnotation = "autoscaling.keda.sh/paused-replicas";
+
+    /// <summary>Nothing to do without an autoscalerRef; a clear failure for another kind.</summary>
     public static Outcome Supported(CanaryPolicy canary)
     {
         if (canary.Manifest.Spec.AutoscalerRef is not { } reference) return Outcome.Ok;
         return reference.Kind switch
         {
-            "HorizontalPodAutoscaler" => Outcome.Ok,
-            "ScaledObject" => Outcome.Fail($"autoscalerRef {reference.Name}: KEDA ScaledObject is not supported by Aviary's Kubernetes runtime (use a HorizontalPodAutoscaler)"),
-            _ => Outcome.Fail($"autoscalerRef {reference.Name}: kind {reference.Kind} is not supported"),
+            "HorizontalPodAutoscaler" or "ScaledObject" => Outcome.Ok,
+            _ => Outcome.Fail($"spec.autoscalerRef.kind: {reference.Kind} is not supported (HorizontalPodAutoscaler or ScaledObject)"),
         };
     }
 
@@ -35,6 +47,8 @@ internal sealed class PrimaryAutoscaler(KubeClient client, ILogger logger)
     /// </summary>
     public async Task<Outcome> ReconcileAsync(CanaryPolicy canary, JsonObject owner, bool update, CancellationToken cancellationToken)
     {
+        if (canary.Manifest.Spec.AutoscalerRef is { Kind: "ScaledObject" } scaledObject)
+            return await ReconcileScaledObjectAsync(canary, scaledObject, owner, update, cancellationToken).ConfigureAwait(false);
         if (canary.Manifest.Spec.AutoscalerRef is not { Kind: "HorizontalPodAutoscaler" } reference) return Supported(canary);
         var resolved = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
         if (!resolved.Succeeded) return Outcome.Fail(resolved.Error!);
@@ -89,9 +103,14 @@ internal sealed class PrimaryAutoscaler(KubeClient client, ILogger logger)
         return Outcome.Ok;
     }
 
-    /// <summary>The target HPA's <c>minReplicas</c>, or null (no HPA, unreadable).</summary>
+    /// <summary>The target autoscaler's minimum (an HPA's <c>minReplicas</c>, a ScaledObject's <c>minReplicaCount</c>), or null (none, unreadable).</summary>
     public async Task<long?> TargetMinReplicasAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
+        if (canary.Manifest.Spec.AutoscalerRef is { Kind: "ScaledObject" } so)
+        {
+            var target = await client.Resource(KubeResources.ScaledObjects).GetAsync(canary.Namespace, so.Name, cancellationToken).ConfigureAwait(false);
+            return target.Succeeded ? JsonTree.Long(target.Value, "spec", "minReplicaCount") : null;
+        }
         if (canary.Manifest.Spec.AutoscalerRef is not { Kind: "HorizontalPodAutoscaler" } reference) return null;
         var resolved = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
         if (!resolved.Succeeded) return null;
@@ -104,6 +123,126 @@ internal sealed class PrimaryAutoscaler(KubeClient client, ILogger logger)
         canary.Manifest.Spec.AutoscalerRef?.PrimaryScalerReplicas?.MinReplicas is { } min
             ? min
             : await TargetMinReplicasAsync(canary, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Pauses (<paramref name="paused"/>) or resumes the target's ScaledObject; nothing for an HPA or without an
+    /// autoscalerRef (Flagger's PauseTargetScaler / ResumeTargetScaler).
+    /// </summary>
+    public async Task<Outcome> PauseTargetAsync(CanaryPolicy canary, bool paused, CancellationToken cancellationToken)
+    {
+        if (canary.Manifest.Spec.AutoscalerRef is not { Kind: "ScaledObject" } reference) return Outcome.Ok;
+        var written = await client.Resource(KubeResources.ScaledObjects).UpdateWithRetryAsync(canary.Namespace, reference.Name, current =>
+        {
+            var isPaused = JsonTree.Object(current, "metadata", "annotations")?[PausedReplicasAnnotation] is not null;
+            if (isPaused == paused) return null;
+            var next = (JsonObject)current.DeepClone();
+            var annotations = JsonTree.Ensure(JsonTree.Ensure(next, "metadata"), "annotations");
+            if (paused) annotations[PausedReplicasAnnotation] = "0";
+            else annotations.Remove(PausedReplicasAnnotation);
+            return next;
+        }, cancellationToken).ConfigureAwait(false);
+        return written.Succeeded
+            ? Outcome.Ok
+            : Outcome.Fail($"Keda ScaledObject {reference.Name}.{canary.Namespace} {(paused ? "pause" : "resume")} failed: {written.Error!.Message}");
+    }
+
+    private async Task<Outcome> ReconcileScaledObjectAsync(CanaryPolicy canary, AutoscalerReference reference, JsonObject owner, bool update,
+        CancellationToken cancellationToken)
+    {
+        var resource = client.Resource(KubeResources.ScaledObjects);
+        var target = await resource.GetAsync(canary.Namespace, reference.Name, cancellationToken).ConfigureAwait(false);
+        if (!target.Succeeded) return Outcome.Fail($"Keda ScaledObject {reference.Name}.{canary.Namespace} get query error: {target.Error!.Message}");
+        var primaryName = reference.Name + "-primary";
+        var spec = PrimaryScaledObjectSpec(canary, reference, target.Value);
+        JsonNode Metadata(string field) => JsonTree.ToNode(ObjectMetadata.WithoutToolkit(JsonTree.Map(JsonTree.Object(target.Value, "metadata", field))
+            .Where(kv => kv.Key is not (PausedReplicasAnnotation or "kubectl.kubernetes.io/last-applied-configuration"))));
+
+        var existing = await resource.GetAsync(canary.Namespace, primaryName, cancellationToken).ConfigureAwait(false);
+        if (existing.IsNotFound)
+        {
+            var created = await resource.CreateAsync(new JsonObject
+            {
+                ["apiVersion"] = KubeResources.ScaledObjects.ApiVersion,
+                ["kind"] = "ScaledObject",
+                ["metadata"] = new JsonObject
+                {
+                    ["name"] = primaryName,
+                    ["namespace"] = canary.Namespace,
+                    ["labels"] = Metadata("labels"),
+                    ["annotations"] = Metadata("annotations"),
+                    ["ownerReferences"] = new JsonArray(owner.DeepClone()),
+                },
+                ["spec"] = spec,
+            }, cancellationToken).ConfigureAwait(false);
+            if (!created.Succeeded && !created.IsAlreadyExists)
+                return Outcome.Fail($"creating Keda ScaledObject {primaryName}.{canary.Namespace} failed: {created.Error!.Message}");
+            WorkloadLog.AutoscalerCreated(logger, primaryName, canary.Namespace);
+            return Outcome.Ok;
+        }
+        if (!existing.Succeeded) return Outcome.Fail($"Keda ScaledObject {primaryName}.{canary.Namespace} get query failed: {existing.Error!.Message}");
+        if (!update) return Outcome.Ok;
+        var changed = false;
+        var written = await resource.UpdateWithRetryAsync(canary.Namespace, primaryName, current =>
+        {
+            var next = (JsonObject)current.DeepClone();
+            next["spec"] = spec.DeepClone();
+            if (JsonTree.Same(next, current)) return null;
+            changed = true;
+            return next;
+        }, cancellationToken).ConfigureAwait(false);
+        if (!written.Succeeded) return Outcome.Fail($"updating ScaledObject {primaryName}.{canary.Namespace} failed: {written.Error!.Message}");
+        if (changed) WorkloadLog.AutoscalerUpdated(logger, primaryName, canary.Namespace);
+        return Outcome.Ok;
+    }
+
+    private static JsonObject PrimaryScaledObjectSpec(CanaryPolicy canary, AutoscalerReference reference, JsonObject target)
+    {
+        var from = JsonTree.Object(target, "spec") ?? [];
+        var scaleTarget = new JsonObject { ["name"] = canary.PrimaryName };
+        foreach (var field in new[] { "kind", "apiVersion", "envSourceContainerName" })
+        {
+            if (JsonTree.Object(from, "scaleTargetRef")?[field] is { } value) scaleTarget[field] = value.DeepClone();
+        }
+        var spec = new JsonObject { ["scaleTargetRef"] = scaleTarget };
+        foreach (var field in new[] { "pollingInterval", "cooldownPeriod", "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback" })
+        {
+            if (from[field] is { } value) spec[field] = value.DeepClone();
+        }
+        if (reference.PrimaryScalerReplicas is { } replicas)
+        {
+            if (replicas.MinReplicas is { } min) spec["minReplicaCount"] = min;
+            if (replicas.MaxReplicas is { } max) spec["maxReplicaCount"] = max;
+        }
+        // Flagger always writes the HPA config, and names a named one's copy <name>-primary.
+        var advanced = from["advanced"]?.DeepClone() as JsonObject ?? [];
+        var hpa = JsonTree.Ensure(advanced, "horizontalPodAutoscalerConfig");
+        if (hpa["name"] is JsonValue name && name.GetValue<string>() is { Length: > 0 } hpaName) hpa["name"] = hpaName + "-primary";
+        spec["advanced"] = advanced;
+        var triggers = from["triggers"]?.DeepClone() as JsonArray ?? [];
+        foreach (var trigger in triggers.OfType<JsonObject>())
+        {
+            if (trigger["metadata"] is not JsonObject metadata) continue;
+            if (reference.PrimaryScalerQueries is { } queries)
+            {
+                if (trigger["name"] is JsonValue n && queries.TryGetValue(n.GetValue<string>(), out var query)) metadata["query"] = query;
+            }
+            else if (metadata["query"] is JsonValue q && q.GetValue<string>() is { } text)
+            {
+                metadata["query"] = PrimaryQuery(text, canary.TargetName);
+            }
+        }
+        spec["triggers"] = triggers;
+        return spec;
+    }
+
+    /// <summary>The target's query aimed at the primary: <c>&lt;target&gt;-canary</c> and <c>&lt;target&gt;</c> become <c>&lt;target&gt;-primary</c>.</summary>
+    internal static string PrimaryQuery(string query, string target)
+    {
+        const string placeholder = "\u0000canary\u0000";
+        return query.Replace(target + "-canary", placeholder, StringComparison.Ordinal)
+            .Replace(target, target + "-primary", StringComparison.Ordinal)
+            .Replace(placeholder, target + "-primary", StringComparison.Ordinal);
+    }
 
     private static JsonObject PrimarySpec(CanaryPolicy canary, AutoscalerReference reference, JsonObject target)
     {

@@ -423,17 +423,106 @@ public sealed class DeploymentWorkloadTests(KubeApiServerFixture fixture)
     }
 
     [Fact]
-    public async Task AutoscalerRef_ScaledObject_IsClearlyNotSupported()
+    public async Task AutoscalerRef_ScaledObject_CopiedForThePrimary_TargetPausedWhileScaledDown_UpdatedAtPromotion()
     {
-        var (bed, canary, workload) = await PodinfoAsync("keda", """
-            autoscalerRef: {apiVersion: keda.sh/v1alpha1, kind: ScaledObject, name: podinfo}
+        using var bed = await KubeTestBed.CreateAsync(Server, "keda");
+        await bed.ApplyConfigsAsync();
+        await bed.ApplyPodinfoAsync();
+        await Server.ApplyAsync(ScaledObject(bed.Namespace, threshold: "100"));
+        var canary = await bed.CreateCanaryAsync(extraSpec: """
+            autoscalerRef: {apiVersion: keda.sh/v1alpha1, kind: ScaledObject, name: podinfo-so, primaryScalerReplicas: {minReplicas: 2}}
+            """);
+        var workload = Workload(bed);
+        var scaledObjects = bed.Client.Resource(KubeResources.ScaledObjects);
+
+        Assert.True((await workload.EnsurePrimaryAsync(canary, default)).Succeeded);
+
+        var primary = (await scaledObjects.GetAsync(bed.Namespace, "podinfo-so-primary")).GetValueOrThrow();
+        Routers.RouterTestBed.AssertJson("""
+            {"scaleTargetRef":{"name":"podinfo-primary","kind":"Deployment","apiVersion":"apps/v1"},
+             "pollingInterval":15,"cooldownPeriod":120,"minReplicaCount":2,"maxReplicaCount":4,
+             "advanced":{"horizontalPodAutoscalerConfig":{"name":"podinfo-hpa-primary"}},
+             "triggers":[{"type":"prometheus","name":"requests","metadata":{"serverAddress":"http://prometheus:9090",
+               "query":"sum(rate(http_requests_total{deployment=\"podinfo-primary\"}[1m])) + sum(rate(http_requests_total{deployment=\"podinfo-primary\"}[1m]))",
+               "threshold":"100"}}]}
+            """, primary["spec"]);
+        Assert.Equal("web", primary["metadata"]!["labels"]!["team"]!.GetValue<string>());
+        AssertOwnedBy(primary, canary);
+
+        // Scaled down, the target's ScaledObject is held at zero; scaled up, KEDA has it again.
+        Assert.True((await workload.ScaleDownCanaryAsync(canary, default)).Succeeded);
+        var paused = (await scaledObjects.GetAsync(bed.Namespace, "podinfo-so")).GetValueOrThrow();
+        Assert.Equal("0", paused["metadata"]!["annotations"]!["autoscaling.keda.sh/paused-replicas"]!.GetValue<string>());
+        Assert.Equal(0, (await bed.GetAsync(bed.Deployments, "podinfo"))["spec"]!["replicas"]!.GetValue<int>());
+        Assert.True((await workload.ScaleUpCanaryAsync(canary, default)).Succeeded);
+        var resumed = (await scaledObjects.GetAsync(bed.Namespace, "podinfo-so")).GetValueOrThrow();
+        Assert.Null(resumed["metadata"]!["annotations"]?["autoscaling.keda.sh/paused-replicas"]);
+        // Scaled up from zero, the target gets its ScaledObject's minimum.
+        Assert.Equal(1, (await bed.GetAsync(bed.Deployments, "podinfo"))["spec"]!["replicas"]!.GetValue<int>());
+
+        // A changed ScaledObject reaches the primary's copy at promotion, not before.
+        await Server.ApplyAsync(ScaledObject(bed.Namespace, threshold: "250"));
+        Assert.True((await workload.EnsurePrimaryAsync(canary, default)).Succeeded);
+        Assert.Equal("100", (await scaledObjects.GetAsync(bed.Namespace, "podinfo-so-primary")).GetValueOrThrow()["spec"]!["triggers"]![0]!["metadata"]!["threshold"]!.GetValue<string>());
+        Assert.True((await workload.PromoteAsync(canary, default)).Succeeded);
+        Assert.Equal("250", (await scaledObjects.GetAsync(bed.Namespace, "podinfo-so-primary")).GetValueOrThrow()["spec"]!["triggers"]![0]!["metadata"]!["threshold"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AutoscalerRef_ScaledObjectWithPrimaryScalerQueries_TheNamedTriggersQueryReplaced()
+    {
+        using var bed = await KubeTestBed.CreateAsync(Server, "keda-queries");
+        await bed.ApplyConfigsAsync();
+        await bed.ApplyPodinfoAsync();
+        await Server.ApplyAsync(ScaledObject(bed.Namespace, threshold: "100"));
+        var canary = await bed.CreateCanaryAsync(extraSpec: """
+            autoscalerRef: {apiVersion: keda.sh/v1alpha1, kind: ScaledObject, name: podinfo-so, primaryScalerQueries: {requests: "sum(rate(primary_requests[1m]))"}}
+            """);
+
+        Assert.True((await Workload(bed).EnsurePrimaryAsync(canary, default)).Succeeded);
+
+        var primary = (await bed.Client.Resource(KubeResources.ScaledObjects).GetAsync(bed.Namespace, "podinfo-so-primary")).GetValueOrThrow();
+        Assert.Equal("sum(rate(primary_requests[1m]))", primary["spec"]!["triggers"]![0]!["metadata"]!["query"]!.GetValue<string>());
+        Assert.Equal(1, primary["spec"]!["minReplicaCount"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task AutoscalerRef_MissingScaledObject_FailedNamingIt()
+    {
+        var (bed, canary, workload) = await PodinfoAsync("keda-missing", """
+            autoscalerRef: {apiVersion: keda.sh/v1alpha1, kind: ScaledObject, name: absent}
             """);
         using var _ = bed;
 
         var result = await workload.EnsurePrimaryAsync(canary, default);
 
-        Assert.Contains("KEDA ScaledObject is not supported", result.Error, StringComparison.Ordinal);
+        Assert.False(result.Succeeded);
+        Assert.Contains("Keda ScaledObject absent.", result.Error, StringComparison.Ordinal);
     }
+
+    private static string ScaledObject(string ns, string threshold) => $$$"""
+        apiVersion: keda.sh/v1alpha1
+        kind: ScaledObject
+        metadata:
+          name: podinfo-so
+          namespace: {{{ns}}}
+          labels: {team: web}
+        spec:
+          scaleTargetRef: {name: podinfo, kind: Deployment, apiVersion: apps/v1}
+          pollingInterval: 15
+          cooldownPeriod: 120
+          minReplicaCount: 1
+          maxReplicaCount: 4
+          advanced:
+            horizontalPodAutoscalerConfig: {name: podinfo-hpa}
+          triggers:
+          - type: prometheus
+            name: requests
+            metadata:
+              serverAddress: http://prometheus:9090
+              query: sum(rate(http_requests_total{deployment="podinfo"}[1m])) + sum(rate(http_requests_total{deployment="podinfo-canary"}[1m]))
+              threshold: "{{{threshold}}}"
+        """;
 
     private static string Hpa(string ns, int utilization) => $$$"""
         apiVersion: autoscaling/v2beta2
