@@ -21,6 +21,7 @@ public static class MetricProviders
             [CloudWatchProvider.TypeName] = CloudWatchProvider.Create,
             [GraphiteProvider.TypeName] = GraphiteProvider.Create,
             [StackdriverProvider.TypeName] = StackdriverProvider.Create,
+            [SplunkProvider.TypeName] = SplunkProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>
