@@ -161,7 +161,7 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_cache.TryGetValue(key, out var cached) && cached.Fingerprint == fingerprint) return (cached.Provider, id, null);
         }
-        var context = new MetricProviderContext(spec, credentials, metric.IntervalText, _time) { Timeout = _options.QueryTimeout };
+        var context = new MetricProviderContext(spec, credentials, metric.IntervalText, _time) { Timeout = _options.QueryTimeout, Cluster = _options.Cluster };
         var created = _createProvider(context);
         if (!created.Succeeded) return (null, id, $"metric template {id}: {created.Error}");
         return (Store(key, fingerprint, created.Value!), id, null);

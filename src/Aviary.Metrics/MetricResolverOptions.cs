@@ -30,4 +30,7 @@ public sealed record MetricResolverOptions
     /// a metric's own <c>templateVariables</c> win over them. None by default.
     /// </summary>
     public Func<CanaryPolicy, IReadOnlyDictionary<string, string>>? RuntimeVariables { get; init; }
+
+    /// <summary>The cluster's objects for providers that read them (<c>keptn</c>); the Kubernetes runtime sets it.</summary>
+    public Providers.IClusterObjects? Cluster { get; init; }
 }

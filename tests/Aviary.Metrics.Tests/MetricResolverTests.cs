@@ -245,10 +245,10 @@ public sealed class MetricResolverTests : IAsyncLifetime
     [Fact]
     public async Task QueryAsync_TemplateOfUnimplementedType_ErrorNamesTheType()
     {
-        Template("error-rate", "avg:errors{*}", type: "keptn");
+        Template("error-rate", "avg:errors{*}", type: "externalmetrics");
         using var resolver = Resolver();
         var sample = await QueryAsync(resolver, Canary(ErrorRate));
-        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'keptn' is not implemented by Aviary yet (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, newrelic, prometheus, splunk, stackdriver)", "keptn"), sample);
+        Assert.Equal(MetricSample.Failed("metric template error-rate.test: metric provider type 'externalmetrics' is not implemented by Aviary yet (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, keptn, newrelic, prometheus, splunk, stackdriver)", "externalmetrics"), sample);
     }
 
     [Fact]

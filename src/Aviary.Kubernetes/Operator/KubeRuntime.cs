@@ -37,7 +37,7 @@ public sealed partial class KubeRuntime : IDisposable
         _loggers = loggers;
         var secrets = new KubeSecrets(client);
         _metrics = new MetricResolver(
-            new MetricResolverOptions { DefaultMetricsServer = metricsServer, DefaultProvider = "linkerd" },
+            new MetricResolverOptions { DefaultMetricsServer = metricsServer, DefaultProvider = "linkerd", Cluster = new KubeClusterObjects(client) },
             new NoBuiltinMetrics(),
             async (ns, name, ct) => await GetAsync<MetricTemplate>(KubeResources.MetricTemplates, ns, name, ct),
             secrets, time, loggers.CreateLogger<MetricResolver>());

@@ -33,4 +33,7 @@ public sealed record MetricProviderContext(
 {
     /// <summary>Time allowed for one query. Default 5 s (Flagger's).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The cluster's objects (Kubernetes runtime only), for providers that read them; null elsewhere.</summary>
+    public IClusterObjects? Cluster { get; init; }
 }

@@ -22,6 +22,7 @@ public static class MetricProviders
             [GraphiteProvider.TypeName] = GraphiteProvider.Create,
             [StackdriverProvider.TypeName] = StackdriverProvider.Create,
             [SplunkProvider.TypeName] = SplunkProvider.Create,
+            [KeptnProvider.TypeName] = KeptnProvider.Create,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Flagger's provider types (the MetricTemplate schema's enum).</summary>

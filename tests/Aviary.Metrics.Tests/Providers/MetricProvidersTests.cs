@@ -22,12 +22,12 @@ public sealed class MetricProvidersTests
     }
 
     [Theory]
-    [InlineData("keptn")]
+    [InlineData("externalmetrics")]
     public void Create_FlaggerTypeNotImplemented_ErrorNamesIt(string type)
     {
         var created = MetricProviders.Create(Context(new MetricTemplateProvider { Type = type, Address = "http://x" }));
         Assert.False(created.Succeeded);
-        Assert.Equal($"metric provider type '{type}' is not implemented by Aviary yet (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, newrelic, prometheus, splunk, stackdriver)", created.Error);
+        Assert.Equal($"metric provider type '{type}' is not implemented by Aviary yet (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, keptn, newrelic, prometheus, splunk, stackdriver)", created.Error);
     }
 
     [Theory]
@@ -38,7 +38,7 @@ public sealed class MetricProvidersTests
     {
         var created = MetricProviders.Create(Context(new MetricTemplateProvider { Type = type, Address = "http://x" }));
         Assert.False(created.Succeeded);
-        Assert.Equal($"unknown metric provider type '{type}' (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, newrelic, prometheus, splunk, stackdriver)", created.Error);
+        Assert.Equal($"unknown metric provider type '{type}' (implemented: cloudwatch, datadog, dynatrace, graphite, influxdb, keptn, newrelic, prometheus, splunk, stackdriver)", created.Error);
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class MetricProvidersTests
     [Fact]
     public void Implemented_AreFlaggerTypes()
     {
-        Assert.Equal(["cloudwatch", "datadog", "dynatrace", "graphite", "influxdb", "newrelic", "prometheus", "splunk", "stackdriver"], MetricProviders.Implemented);
+        Assert.Equal(["cloudwatch", "datadog", "dynatrace", "graphite", "influxdb", "keptn", "newrelic", "prometheus", "splunk", "stackdriver"], MetricProviders.Implemented);
         Assert.All(MetricProviders.Implemented, t => Assert.Contains(t, MetricProviders.FlaggerTypes));
     }
 }
