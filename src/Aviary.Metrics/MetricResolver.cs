@@ -98,8 +98,10 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         {
             if (metric.TemplateRef is { } reference)
             {
-                var (provider, id, error) = await TemplateProviderAsync(canary, metric, reference, cancellationToken).ConfigureAwait(false);
+                // A template's provider is checked when it is first built; a cached one is asked again.
+                var (provider, id, error, fresh) = await TemplateProviderAsync(canary, metric, reference, cancellationToken).ConfigureAwait(false);
                 if (provider is null) return Outcome.Fail(error!);
+                if (fresh) continue;
                 var online = await provider.IsOnlineAsync(cancellationToken).ConfigureAwait(false);
                 if (!online.Succeeded) return Outcome.Fail($"{provider.Type} in metric template {id} not available: {online.Error}");
             }
@@ -127,7 +129,7 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         var template = await _templates(@namespace, reference.Name, ct).ConfigureAwait(false);
         if (template is null) return MetricSample.Failed($"metric template {id} not found", PrometheusSource);
         var source = template.Spec.Provider.Type;
-        var (provider, _, error) = await TemplateProviderAsync(canary, metric, reference, ct, template).ConfigureAwait(false);
+        var (provider, _, error, _) = await TemplateProviderAsync(canary, metric, reference, ct, template).ConfigureAwait(false);
         if (provider is null) return MetricSample.Failed(error!, source);
         var query = QueryTemplate.Render(template.Spec.Query, Model(canary, metric));
         if (!query.Succeeded) return MetricSample.Failed($"metric template {id}: {query.Error}", source);
@@ -136,21 +138,21 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         return result.ToSample(source, prefix: $"metric template {id}: ");
     }
 
-    /// <summary>The provider of a template (built, or from the cache), or an error naming the template.</summary>
-    private async ValueTask<(IMetricQueryProvider? Provider, string Id, string? Error)> TemplateProviderAsync(CanaryPolicy canary, MetricCheck metric,
+    /// <summary>The provider of a template (built and found online, or from the cache), or an error naming the template.</summary>
+    private async ValueTask<(IMetricQueryProvider? Provider, string Id, string? Error, bool Fresh)> TemplateProviderAsync(CanaryPolicy canary, MetricCheck metric,
         NamedReference reference, CancellationToken ct, MetricTemplate? template = null)
     {
         var @namespace = TemplateNamespace(canary, reference);
         var id = $"{reference.Name}.{@namespace}";
         template ??= await _templates(@namespace, reference.Name, ct).ConfigureAwait(false);
-        if (template is null) return (null, id, $"metric template {id} not found");
+        if (template is null) return (null, id, $"metric template {id} not found", false);
         var spec = template.Spec.Provider;
 
         IReadOnlyDictionary<string, string> credentials = new Dictionary<string, string>();
         if (spec.SecretRef is { } secretRef)
         {
             var secret = await _secrets.GetAsync(@namespace, secretRef.Name, ct).ConfigureAwait(false);
-            if (!secret.Succeeded) return (null, id, $"metric template {id}: {secret.Error}");
+            if (!secret.Succeeded) return (null, id, $"metric template {id}: {secret.Error}", false);
             credentials = secret.Value!;
         }
 
@@ -159,12 +161,20 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         lock (_cache)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_cache.TryGetValue(key, out var cached) && cached.Fingerprint == fingerprint) return (cached.Provider, id, null);
+            if (_cache.TryGetValue(key, out var cached) && cached.Fingerprint == fingerprint) return (cached.Provider, id, null, false);
         }
         var context = new MetricProviderContext(spec, credentials, metric.IntervalText, _time) { Timeout = _options.QueryTimeout, Cluster = _options.Cluster };
         var created = _createProvider(context);
-        if (!created.Succeeded) return (null, id, $"metric template {id}: {created.Error}");
-        return (Store(key, fingerprint, created.Value!), id, null);
+        if (!created.Succeeded) return (null, id, $"metric template {id}: {created.Error}", false);
+        // First use of this template (or of its changed provider or secret): its backend must answer, as Flagger checks
+        // it; an unreachable one is a failed check naming the template, and is checked again next time.
+        var online = await created.Value!.IsOnlineAsync(ct).ConfigureAwait(false);
+        if (!online.Succeeded)
+        {
+            created.Value.Dispose();
+            return (null, id, $"{created.Value.Type} in metric template {id} not available: {online.Error}", false);
+        }
+        return (Store(key, fingerprint, created.Value!), id, null, true);
     }
 
     private async ValueTask<MetricSample> InlineAsync(CanaryPolicy canary, MetricCheck metric, string query, CancellationToken ct)

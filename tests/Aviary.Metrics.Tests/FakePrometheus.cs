@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Aviary.Metrics.Prometheus;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -22,7 +23,13 @@ public sealed class FakePrometheus : IAsyncDisposable
     /// <summary>Requests received: path, decoded <c>query</c> parameter, headers.</summary>
     public ConcurrentQueue<(string Path, string? Query, IHeaderDictionary Headers)> Requests { get; } = new();
 
-    /// <summary>Status and body of the answers; a function of the query.</summary>
+    /// <summary>The requests other than the online check (<see cref="PrometheusClient.OnlineQuery"/>).</summary>
+    public IEnumerable<(string Path, string? Query, IHeaderDictionary Headers)> QueryRequests => Requests.Where(r => r.Query != PrometheusClient.OnlineQuery);
+
+    /// <summary>The answer to the online check, <c>vector(1)</c>: 1, as a real Prometheus answers it, unless a test says otherwise.</summary>
+    public (int Status, string Body)? OnlineAnswer { get; set; }
+
+    /// <summary>Status and body of the answers to other queries; a function of the query.</summary>
     public Func<string?, (int Status, string Body)> Answer { get; set; } = _ => (200, Scalar("1"));
 
     /// <summary>Delay before answering.</summary>
@@ -64,7 +71,7 @@ public sealed class FakePrometheus : IAsyncDisposable
                 return;
             }
         }
-        var (status, body) = Answer(query);
+        var (status, body) = query == PrometheusClient.OnlineQuery ? OnlineAnswer ?? (200, Scalar("1")) : Answer(query);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(body);

@@ -66,7 +66,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         var sample = await QueryAsync(resolver, Canary(SuccessRate));
         Assert.Equal(MetricSample.Of(97.5), sample);
         Assert.Equal([MetricCheck.RequestSuccessRate], _fallback.Queries);
-        Assert.Empty(_prometheus.Requests);
+        Assert.Empty(_prometheus.QueryRequests);
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         Assert.Empty(_fallback.Queries);
         Assert.Equal(
             """sum( rate( response_total{ namespace="test", deployment=~"podinfo", classification!="failure", direction="inbound" }[1m] ) ) / sum( rate( response_total{ namespace="test", deployment=~"podinfo", direction="inbound" }[1m] ) ) * 100""",
-            Assert.Single(_prometheus.Requests).Query);
+            Assert.Single(_prometheus.QueryRequests).Query);
     }
 
     [Fact]
@@ -89,8 +89,8 @@ public sealed class MetricResolverTests : IAsyncLifetime
         using var resolver = Resolver(new MetricResolverOptions { DefaultMetricsServer = _prometheus.Url, DefaultProvider = "kubernetes" });
         var sample = await QueryAsync(resolver, Canary(Duration));
         Assert.Equal(MetricSample.Of(250, "kubernetes"), sample);
-        Assert.Contains("http_request_duration_seconds_bucket", Assert.Single(_prometheus.Requests).Query);
-        Assert.Contains("[30s]", _prometheus.Requests.Single().Query);
+        Assert.Contains("http_request_duration_seconds_bucket", Assert.Single(_prometheus.QueryRequests).Query);
+        Assert.Contains("[30s]", _prometheus.QueryRequests.Single().Query);
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         using var resolver = Resolver(new MetricResolverOptions { DefaultMetricsServer = _prometheus.Url });
         var sample = await QueryAsync(resolver, Canary(Duration));
         Assert.Equal(MetricSample.Of(42, "builtin"), sample);
-        Assert.Contains("response_latency_ms_bucket", Assert.Single(_prometheus.Requests).Query);
+        Assert.Contains("response_latency_ms_bucket", Assert.Single(_prometheus.QueryRequests).Query);
     }
 
     [Fact]
@@ -118,7 +118,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
             await QueryAsync(resolver, Canary(Duration));
             await using var other = await FakePrometheus.StartAsync();
             await QueryAsync(resolver, Canary(Duration, $"metricsServer: {other.Url}"));
-            Assert.Equal("Bearer runtime-token", Assert.Single(_prometheus.Requests).Headers.Authorization.ToString());
+            Assert.Equal("Bearer runtime-token", Assert.Single(_prometheus.QueryRequests).Headers.Authorization.ToString());
             Assert.False(Assert.Single(other.Requests).Headers.ContainsKey("Authorization"));
         }
         finally
@@ -136,7 +136,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
             RuntimeVariables = c => new Dictionary<string, string> { ["haproxy_backend"] = "be_" + c.TargetName, ["haproxy_canary_servers"] = "canary-.*" },
         });
         await QueryAsync(resolver, Canary(SuccessRate, "provider: haproxy"));
-        Assert.Contains("""proxy="be_podinfo",server=~"canary-.*",code!="5xx"}[1m]""", Assert.Single(_prometheus.Requests).Query);
+        Assert.Contains("""proxy="be_podinfo",server=~"canary-.*",code!="5xx"}[1m]""", Assert.Single(_prometheus.QueryRequests).Query);
     }
 
     [Fact]
@@ -146,7 +146,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         var sample = await QueryAsync(resolver, Canary(SuccessRate, "provider: haproxy"));
         Assert.Equal(MetricSampleKind.Error, sample.Kind);
         Assert.StartsWith("haproxy request-success-rate query: template: missing variable 'haproxy_backend'", sample.Message);
-        Assert.Empty(_prometheus.Requests);
+        Assert.Empty(_prometheus.QueryRequests);
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         Assert.Equal(MetricSampleKind.Error, sample.Kind);
         Assert.Equal("smi:v1alpha2", sample.Source);
         Assert.Contains("smi:v1alpha2 has no built-in metric queries", sample.Message);
-        Assert.Empty(_prometheus.Requests);
+        Assert.Empty(_prometheus.QueryRequests);
     }
 
     [Fact]
@@ -188,7 +188,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         var canary = Canary("- name: errors\n  thresholdRange:\n    max: 5\n  interval: 2m\n  query: |\n    sum(rate(errors{ns=\"{{ namespace }}\",app=\"{{ target }}\"}[{{ interval }}]))\n", Server);
         var sample = await QueryAsync(resolver, canary);
         Assert.Equal(MetricSample.Of(3, "prometheus"), sample);
-        Assert.Equal("""sum(rate(errors{ns="test",app="podinfo"}[2m]))""", Assert.Single(_prometheus.Requests).Query);
+        Assert.Equal("""sum(rate(errors{ns="test",app="podinfo"}[2m]))""", Assert.Single(_prometheus.QueryRequests).Query);
     }
 
     [Fact]
@@ -211,7 +211,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         using var resolver = Resolver();
         var sample = await QueryAsync(resolver, Canary(ErrorRate + "  templateVariables:\n    tier: web\n"));
         Assert.Equal(MetricSample.Of(0.5, "prometheus"), sample);
-        Assert.Equal("""sum(rate(errors{app="podinfo",tier="web"}[1m]))""", Assert.Single(_prometheus.Requests).Query);
+        Assert.Equal("""sum(rate(errors{app="podinfo",tier="web"}[1m]))""", Assert.Single(_prometheus.QueryRequests).Query);
     }
 
     [Fact]
@@ -239,7 +239,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         var sample = await QueryAsync(resolver, Canary(ErrorRate));
         Assert.Equal(MetricSampleKind.Error, sample.Kind);
         Assert.StartsWith("metric template error-rate.test: template: missing variable 'foo'", sample.Message);
-        Assert.Empty(_prometheus.Requests);
+        Assert.Empty(_prometheus.QueryRequests);
     }
 
     [Fact]
@@ -279,7 +279,7 @@ public sealed class MetricResolverTests : IAsyncLifetime
         using var resolver = Resolver();
         var sample = await QueryAsync(resolver, Canary(ErrorRate));
         Assert.Equal(MetricSampleKind.Value, sample.Kind);
-        Assert.Equal("Bearer tok3n", Assert.Single(_prometheus.Requests).Headers.Authorization.ToString());
+        Assert.Equal("Bearer tok3n", Assert.Single(_prometheus.QueryRequests).Headers.Authorization.ToString());
     }
 
     [Fact]
@@ -301,7 +301,28 @@ public sealed class MetricResolverTests : IAsyncLifetime
         await QueryAsync(resolver, canary);
         await QueryAsync(resolver, canary);
         Assert.Equal(1, _providersCreated);
-        Assert.Equal(2, _prometheus.Requests.Count);
+        Assert.Equal(2, _prometheus.QueryRequests.Count());
+    }
+
+    [Fact]
+    public async Task QueryAsync_TemplateBackendOffline_FailedCheckNamingTheTemplate_CheckedAgainNextTime()
+    {
+        Template("error-rate", "sum(x)");
+        _prometheus.OnlineAnswer = (503, """{"status":"error","errorType":"unavailable","error":"starting up"}""");
+        using var resolver = Resolver();
+        var canary = Canary(ErrorRate);
+
+        var offline = await QueryAsync(resolver, canary);
+        Assert.Equal(MetricSampleKind.Error, offline.Kind);
+        Assert.StartsWith("prometheus in metric template error-rate.test not available: ", offline.Message, StringComparison.Ordinal);
+        Assert.Empty(_prometheus.QueryRequests);
+
+        // Once it answers, the next check finds it and runs the query; the online check is made once.
+        _prometheus.OnlineAnswer = null;
+        _prometheus.Answer = _ => (200, FakePrometheus.Vector("0.5"));
+        Assert.Equal(MetricSample.Of(0.5, "prometheus"), await QueryAsync(resolver, canary));
+        await QueryAsync(resolver, canary);
+        Assert.Equal(2, _prometheus.Requests.Count(r => r.Query == "vector(1)"));
     }
 
     [Fact]
@@ -317,8 +338,8 @@ public sealed class MetricResolverTests : IAsyncLifetime
         Template("error-rate", "sum(y)", secret: "prom-auth");
         await QueryAsync(resolver, canary);
         Assert.Equal(2, _providersCreated);
-        Assert.Equal(["Bearer one", "Bearer two", "Bearer two"], _prometheus.Requests.Select(r => r.Headers.Authorization.ToString()));
-        Assert.Equal("sum(y)", _prometheus.Requests.Last().Query);
+        Assert.Equal(["Bearer one", "Bearer two", "Bearer two"], _prometheus.QueryRequests.Select(r => r.Headers.Authorization.ToString()));
+        Assert.Equal("sum(y)", _prometheus.QueryRequests.Last().Query);
     }
 
     [Fact]

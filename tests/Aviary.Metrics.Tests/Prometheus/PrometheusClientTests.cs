@@ -142,7 +142,7 @@ public sealed class PrometheusClientTests
     public async Task IsOnlineAsync_AnswerNotOne_Offline()
     {
         await using var fake = await FakePrometheus.StartAsync();
-        fake.Answer = _ => (200, FakePrometheus.Vector("2"));
+        fake.OnlineAnswer = (200, FakePrometheus.Vector("2"));
         using var client = Client(fake.Url);
         var online = await client.IsOnlineAsync(CancellationToken.None);
         Assert.False(online.Succeeded);
