@@ -33,19 +33,7 @@ public sealed class ContourRouter(KubeClient client, string? ingressClass = null
 
     public override string Provider => Providers.Contour;
 
-    private protected override string? Unroutable(CanaryPolicy canary)
-    {
-        if (canary.ServicePort is null) return $"cannot route {canary.Id}: the contour router needs spec.service.port";
-        for (var i = 0; i < canary.Match.Count; i++)
-        {
-            var match = canary.Match[i];
-            if (match.SourceLabels is { Count: > 0 })
-                return $"cannot route {canary.Id}: spec.analysis.match[{i}].sourceLabels: A/B testing by source labels is not supported by the contour router";
-            if (match.Headers is not { Count: > 0 } && match.QueryParams is not { Count: > 0 })
-                return $"cannot route {canary.Id}: spec.analysis.match[{i}]: the contour router needs a header or query parameter to match";
-        }
-        return null;
-    }
+    private protected override string? Unroutable(CanaryPolicy canary) => RouterChecks.HeaderOrQueryMatches(canary, Provider);
 
     private protected override JsonObject? Desire(CanaryPolicy canary, JsonObject? current, RouteWeights weights)
     {

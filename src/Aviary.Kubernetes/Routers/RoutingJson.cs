@@ -268,6 +268,24 @@ internal static class RouterChecks
             ? $"cannot route {canary.Id}: weights {weights} do not add up to 100"
             : null;
 
+    /// <summary>
+    /// For routers that match requests by headers and query parameters only (Contour, Gloo): why an <c>analysis.match</c>
+    /// entry cannot be routed (source labels, or nothing to match), or null; also requires <c>service.port</c>.
+    /// </summary>
+    public static string? HeaderOrQueryMatches(CanaryPolicy canary, string provider)
+    {
+        if (canary.ServicePort is null) return $"cannot route {canary.Id}: the {provider} router needs spec.service.port";
+        for (var i = 0; i < canary.Match.Count; i++)
+        {
+            var match = canary.Match[i];
+            if (match.SourceLabels is { Count: > 0 })
+                return $"cannot route {canary.Id}: spec.analysis.match[{i}].sourceLabels: A/B testing by source labels is not supported by the {provider} router";
+            if (match.Headers is not { Count: > 0 } && match.QueryParams is not { Count: > 0 })
+                return $"cannot route {canary.Id}: spec.analysis.match[{i}]: the {provider} router needs a header or query parameter to match";
+        }
+        return null;
+    }
+
     /// <summary>The weights read, or everything to the primary when they could not be read (a reconcile repairs the object).</summary>
     public static RouteWeights OrAllPrimary(Outcome<RouteWeights> read) => read.Succeeded ? read.Value : RouteWeights.AllPrimary;
 }
