@@ -162,8 +162,11 @@ public sealed class DeploymentWorkload : IWorkload
                 replicas = JsonTree.Long(primary.Value, "spec", "replicas") ?? 1;
             }
 
+            // The target's ScaledObject scales it again; the primary's copy goes.
             var resumed = await Autoscaler.PauseTargetAsync(canary, paused: false, cancellationToken).ConfigureAwait(false);
             if (!resumed.Succeeded) return resumed;
+            var unscaled = await Autoscaler.DeletePrimaryScaledObjectAsync(canary, cancellationToken).ConfigureAwait(false);
+            if (!unscaled.Succeeded) return unscaled;
             var scaled = await ScaleAsync(canary, replicas, cancellationToken).ConfigureAwait(false);
             if (!scaled.Succeeded) return scaled;
             // Flagger waits for the target before it hands the Services back; so does Aviary, one call at a time.

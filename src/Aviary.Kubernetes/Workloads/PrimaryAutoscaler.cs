@@ -22,7 +22,7 @@ namespace Aviary.Kubernetes.Workloads;
 /// <c>primaryScalerQueries</c>' entry of the trigger's name or, without that map, the target's query aimed at the
 /// primary (the target's and the canary's names become <c>&lt;target&gt;-primary</c>). While the canary is scaled to zero
 /// the target's ScaledObject is paused at zero replicas (<c>autoscaling.keda.sh/paused-replicas: "0"</c>), so KEDA does
-/// not scale it back up; scaling the canary up and reverting resume it.
+/// not scale it back up; scaling the canary up and reverting resume it, and reverting deletes the primary's copy.
 /// </para>
 /// </summary>
 internal sealed class PrimaryAutoscaler(KubeClient client, ILogger logger)
@@ -144,6 +144,17 @@ internal sealed class PrimaryAutoscaler(KubeClient client, ILogger logger)
         return written.Succeeded
             ? Outcome.Ok
             : Outcome.Fail($"Keda ScaledObject {reference.Name}.{canary.Namespace} {(paused ? "pause" : "resume")} failed: {written.Error!.Message}");
+    }
+
+    /// <summary>For <c>revertOnDeletion</c>: deletes the primary's ScaledObject (the target's is resumed first); nothing for an HPA.</summary>
+    public async Task<Outcome> DeletePrimaryScaledObjectAsync(CanaryPolicy canary, CancellationToken cancellationToken)
+    {
+        if (canary.Manifest.Spec.AutoscalerRef is not { Kind: "ScaledObject" } reference) return Outcome.Ok;
+        var deleted = await client.Resource(KubeResources.ScaledObjects).DeleteAsync(canary.Namespace, reference.Name + "-primary", null, cancellationToken)
+            .ConfigureAwait(false);
+        return deleted.Succeeded || deleted.IsNotFound
+            ? Outcome.Ok
+            : Outcome.Fail($"deleting Keda ScaledObject {reference.Name}-primary.{canary.Namespace} failed: {deleted.Error!.Message}");
     }
 
     private async Task<Outcome> ReconcileScaledObjectAsync(CanaryPolicy canary, AutoscalerReference reference, JsonObject owner, bool update,

@@ -466,6 +466,12 @@ public sealed class DeploymentWorkloadTests(KubeApiServerFixture fixture)
         Assert.Equal("100", (await scaledObjects.GetAsync(bed.Namespace, "podinfo-so-primary")).GetValueOrThrow()["spec"]!["triggers"]![0]!["metadata"]!["threshold"]!.GetValue<string>());
         Assert.True((await workload.PromoteAsync(canary, default)).Succeeded);
         Assert.Equal("250", (await scaledObjects.GetAsync(bed.Namespace, "podinfo-so-primary")).GetValueOrThrow()["spec"]!["triggers"]![0]!["metadata"]!["threshold"]!.GetValue<string>());
+
+        // Reverting (revertOnDeletion) resumes the target's ScaledObject and deletes the primary's copy.
+        Assert.True((await workload.ScaleDownCanaryAsync(canary, default)).Succeeded);
+        await workload.RevertAsync(canary, default);
+        Assert.True((await scaledObjects.GetAsync(bed.Namespace, "podinfo-so-primary")).IsNotFound);
+        Assert.Null((await scaledObjects.GetAsync(bed.Namespace, "podinfo-so")).GetValueOrThrow()["metadata"]!["annotations"]?["autoscaling.keda.sh/paused-replicas"]);
     }
 
     [Fact]
