@@ -140,6 +140,8 @@ public sealed class TestMeshProxy : IBackendRegistry, IAsyncDisposable
         try
         {
             context.Response.Headers["x-mesh-role"] = role == BackendRole.Canary ? "canary" : "primary";
+            foreach (var (name, value) in (rule.ResponseHeaders ?? []).Concat(destination.ResponseHeaders ?? []))
+                context.Response.Headers.Append(name, value);
             var result = await _forwarder.ForwardAsync(forwarded, Prefix(endpoint), null, capture);
             if (result.Error is not (ProxyError.None or ProxyError.ClientAborted) && !context.Response.HasStarted)
                 await AnswerAsync(context, result.Status, $"{role} {endpoint.Id} did not answer: {result.Error} {result.Exception?.Message}");

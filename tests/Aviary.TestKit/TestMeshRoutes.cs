@@ -56,13 +56,16 @@ public sealed record TestMeshMatch
 }
 
 /// <summary>A backend of a rule: a service, the role it plays (null when it is neither the primary nor the canary service) and its weight.</summary>
-public sealed record TestMeshDestination(string Service, BackendRole? Role, int Weight);
+/// <param name="ResponseHeaders">Headers the mesh adds to this destination's responses (e.g. a session-affinity <c>Set-Cookie</c>).</param>
+public sealed record TestMeshDestination(string Service, BackendRole? Role, int Weight, IReadOnlyList<KeyValuePair<string, string>>? ResponseHeaders = null);
 
 /// <summary>Requests copied to a service (its role as in <see cref="TestMeshDestination"/>), <see cref="Percent"/> of them.</summary>
 public sealed record TestMeshMirror(string Service, BackendRole? Role, double Percent);
 
 /// <summary>One routing rule: requests matching any of <see cref="Matches"/> (every request when empty) go to one of the destinations by weight.</summary>
-public sealed record TestMeshRule(IReadOnlyList<TestMeshMatch> Matches, IReadOnlyList<TestMeshDestination> Destinations, TestMeshMirror? Mirror = null)
+/// <param name="ResponseHeaders">Headers the mesh adds to every response of the rule.</param>
+public sealed record TestMeshRule(IReadOnlyList<TestMeshMatch> Matches, IReadOnlyList<TestMeshDestination> Destinations, TestMeshMirror? Mirror = null,
+    IReadOnlyList<KeyValuePair<string, string>>? ResponseHeaders = null)
 {
     /// <summary>True when the rule takes only some requests by header, query parameter or cookie.</summary>
     public bool Selective => Matches.Count > 0 && Matches.All(m => m.Selective);
@@ -289,7 +292,8 @@ public static class TestMeshRouteReader
                 });
             }
             var destinations = (rule["backendRefs"] as JsonArray ?? []).OfType<JsonObject>()
-                .Select(b => new TestMeshDestination(Text(b["name"]) ?? "", target.RoleOf(Text(b["name"])), b.ContainsKey("weight") ? Integer(b["weight"]) ?? 0 : 1))
+                .Select(b => new TestMeshDestination(Text(b["name"]) ?? "", target.RoleOf(Text(b["name"])), b.ContainsKey("weight") ? Integer(b["weight"]) ?? 0 : 1,
+                    GatewayResponseHeaders(b["filters"])))
                 .ToList();
             TestMeshMirror? mirror = null;
             foreach (var f in (rule["filters"] as JsonArray ?? []).OfType<JsonObject>())
@@ -301,7 +305,7 @@ public static class TestMeshRouteReader
                     : 100;
                 mirror = new TestMeshMirror(service, target.RoleOf(service), percent);
             }
-            rules.Add(new TestMeshRule(matches, destinations, mirror));
+            rules.Add(new TestMeshRule(matches, destinations, mirror, GatewayResponseHeaders(rule["filters"])));
         }
         return new TestMeshRoutes(rules, Describe(route), ResourceVersion(route));
     }
@@ -329,7 +333,7 @@ public static class TestMeshRouteReader
                 var host = ShortHost(Text(d["destination"]?["host"]), target);
                 // A single destination takes everything, whatever its weight.
                 var weight = destinations.Count == 1 ? 100 : Integer(d["weight"]) ?? 0;
-                return new TestMeshDestination(host, target.RoleOf(host), weight);
+                return new TestMeshDestination(host, target.RoleOf(host), weight, IstioResponseHeaders(d));
             }).ToList();
             TestMeshMirror? mirror = null;
             if (Text(http["mirror"]?["host"]) is { Length: > 0 } mirrorHost)
@@ -337,7 +341,7 @@ public static class TestMeshRouteReader
                 var host = ShortHost(mirrorHost, target);
                 mirror = new TestMeshMirror(host, target.RoleOf(host), Number(http["mirrorPercentage"]?["value"]) ?? 100);
             }
-            rules.Add(new TestMeshRule(matches, list, mirror));
+            rules.Add(new TestMeshRule(matches, list, mirror, IstioResponseHeaders(http)));
         }
         return new TestMeshRoutes(rules, Describe(vs), ResourceVersion(vs));
     }
@@ -417,6 +421,29 @@ public static class TestMeshRouteReader
             destinations.Add(new TestMeshDestination(name, role, Integer(t["percent"]) ?? 0));
         }
         return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(service), ResourceVersion(service));
+    }
+
+    /// <summary>The <c>add</c> and <c>set</c> headers of Gateway API ResponseHeaderModifier filters.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>>? GatewayResponseHeaders(JsonNode? filters)
+    {
+        var headers = (filters as JsonArray ?? []).OfType<JsonObject>()
+            .Where(f => Text(f["type"]) == "ResponseHeaderModifier")
+            .SelectMany(f => new[] { f["responseHeaderModifier"]?["add"], f["responseHeaderModifier"]?["set"] })
+            .SelectMany(list => (list as JsonArray ?? []).OfType<JsonObject>())
+            .Select(h => KeyValuePair.Create(Text(h["name"]) ?? "", Text(h["value"]) ?? ""))
+            .ToList();
+        return headers.Count > 0 ? headers : null;
+    }
+
+    /// <summary>The <c>headers.response.add</c> and <c>set</c> of an Istio route or destination.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>>? IstioResponseHeaders(JsonObject routeOrDestination)
+    {
+        var response = routeOrDestination["headers"]?["response"];
+        var headers = new[] { response?["add"], response?["set"] }
+            .SelectMany(map => map as JsonObject ?? [])
+            .Select(kv => KeyValuePair.Create(kv.Key, Text(kv.Value) ?? ""))
+            .ToList();
+        return headers.Count > 0 ? headers : null;
     }
 
     private static TestMeshValueMatch GatewayValue(string name, string type, string value) => type switch

@@ -17,20 +17,19 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
     private static readonly RouterCapabilities Everything = new(true, true, true, true);
     private static readonly RouterCapabilities WeightsOnly = new(true, false, false, false);
     private static readonly RouterCapabilities WeightsAndMatch = new(true, true, false, false);
-    private static readonly RouterCapabilities WeightsMatchMirror = new(true, true, true, false);
     private static readonly RouterCapabilities ServicesOnly = new(false, false, false, false);
 
     /// <summary>
     /// The capabilities of <paramref name="provider"/>'s router. A/B testing follows Flagger's documentation (Istio, NGINX,
     /// Contour, Gloo, Gateway API; App Mesh is retired, see <see cref="Providers.Retired"/>); mirroring and session affinity are Istio's and Gateway API's there, and Aviary's
-    /// built-in router has all four. Session affinity is not yet implemented by the Kubernetes routers. An empty provider
+    /// built-in router has all four. An empty provider
     /// (the runtime's default, not chosen yet) refuses nothing: each runtime checks again once it has chosen.
     /// </summary>
     public static RouterCapabilities Of(string provider) => provider switch
     {
         "" or Providers.Builtin => Everything,
         Providers.Kubernetes => ServicesOnly,
-        Providers.Istio or Providers.GatewayApiV1 or Providers.GatewayApiV1Beta1 => WeightsMatchMirror,
+        Providers.Istio or Providers.GatewayApiV1 or Providers.GatewayApiV1Beta1 => Everything,
         Providers.Nginx or Providers.Contour or Providers.Gloo => WeightsAndMatch,
         _ => WeightsOnly,
     };

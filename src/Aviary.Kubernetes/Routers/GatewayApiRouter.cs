@@ -31,9 +31,13 @@ public enum GatewayApiVersion
 /// service match, followed by a default rule to the primary alone;</item>
 /// <item>mirroring: a <c>RequestMirror</c> filter to the canary service (with <c>percent</c> = <c>mirrorWeight</c>
 /// when it is below 100).</item>
+/// <item>session affinity (<see cref="SessionCookies"/>): while the canary takes traffic, rules matching the canary (and
+/// primary) cookie in the <c>Cookie</c> header to their arm ahead of the weighted rule, whose backends add
+/// <c>Set-Cookie</c> with a ResponseHeaderModifier filter; once it takes nothing, a copy of the weighted rule for the
+/// last cookie's holders expiring it.</item>
 /// </list>
-/// Header and query matches by prefix or suffix are written as regular expressions; source labels and session
-/// affinity are answered with a failed <see cref="Outcome"/>.
+/// Header and query matches by prefix or suffix are written as regular expressions; source labels are answered with a
+/// failed <see cref="Outcome"/>.
 /// </summary>
 public sealed class GatewayApiRouter : IKubeRouter
 {
@@ -150,9 +154,19 @@ public sealed class GatewayApiRouter : IKubeRouter
             if (canary.MirrorWeight is > 0 and < 100) mirror["percent"] = canary.MirrorWeight;
             filters.Add(new JsonObject { ["type"] = "RequestMirror", ["requestMirror"] = mirror });
         }
+        var sticky = SessionCookies.Read(canary, weights, StickyRules(current));
         var weighted = Rule(plan.CanaryMatches ?? plan.ServiceMatches, filters, plan.Timeouts,
-            Backend(primary, port, weights.Primary), Backend(canaryName, port, weights.Canary));
-        var rules = new JsonArray(weighted);
+            Backend(primary, port, weights.Primary, sticky?.PrimarySetCookie), Backend(canaryName, port, weights.Canary, sticky?.CanarySetCookie));
+        var rules = new JsonArray();
+        // Session affinity: the cookies' holders stay on their arm; the last rollout's cookie is expired.
+        if (sticky?.Canary is { } canaryCookie)
+            rules.Add(Rule(CookieMatches(canaryCookie, plan.ServiceMatches), plan.Filters, plan.Timeouts, Backend(primary, port, 0), Backend(canaryName, port, 100)));
+        if (sticky?.Primary is { } primaryCookie)
+            rules.Add(Rule(CookieMatches(primaryCookie, plan.ServiceMatches), plan.Filters, plan.Timeouts, Backend(primary, port, 100), Backend(canaryName, port, 0)));
+        if (sticky?.Previous is { } previous)
+            rules.Add(Rule(CookieMatches(previous, plan.ServiceMatches), WithSetCookie(filters, sticky.PreviousExpiry!), plan.Timeouts,
+                Backend(primary, port, weights.Primary), Backend(canaryName, port, weights.Canary)));
+        rules.Add(weighted);
         if (plan.CanaryMatches is not null)
             rules.Add(Rule(plan.ServiceMatches, plan.Filters, plan.Timeouts, Backend(primary, port, 100)));
 
@@ -181,11 +195,60 @@ public sealed class GatewayApiRouter : IKubeRouter
         ["port"] = port,
     };
 
-    private static JsonObject Backend(string name, int port, int weight)
+    private static JsonObject Backend(string name, int port, int weight, string? setCookie = null)
     {
         var backend = BackendReference(name, port);
         backend["weight"] = weight;
+        if (setCookie is not null) backend["filters"] = WithSetCookie([], setCookie);
         return backend;
+    }
+
+    private const string CookieHeader = "Cookie";
+    private const string SetCookieHeader = "Set-Cookie";
+
+    /// <summary>The cookie-matching rules of <paramref name="route"/>: their <c>Cookie</c> regex and whether they expire it.</summary>
+    private static IEnumerable<SessionCookies.Route> StickyRules(JsonObject? route) =>
+        (route?["spec"]?["rules"] as JsonArray ?? []).OfType<JsonObject>().Select(r => new SessionCookies.Route(
+            (r["matches"]?[0]?["headers"] as JsonArray ?? []).OfType<JsonObject>()
+                .Where(h => RoutingJson.Text(h["name"]) == CookieHeader && RoutingJson.Text(h["type"]) == "RegularExpression")
+                .Select(h => RoutingJson.Text(h["value"])).FirstOrDefault(),
+            (r["filters"] as JsonArray ?? []).OfType<JsonObject>()
+                .SelectMany(f => f["responseHeaderModifier"]?["add"] as JsonArray ?? [])
+                .Any(h => RoutingJson.Text(h?["name"]) == SetCookieHeader && RoutingJson.Text(h?["value"])?.EndsWith("Max-Age=-1", StringComparison.Ordinal) == true)));
+
+    /// <summary>Each service match with a <c>Cookie</c> header match for <paramref name="cookie"/>.</summary>
+    private static JsonArray CookieMatches((string Name, string Value) cookie, JsonArray serviceMatches)
+    {
+        var merged = new JsonArray();
+        foreach (var s in serviceMatches.OfType<JsonObject>())
+        {
+            var m = (JsonObject)s.DeepClone();
+            var headers = m["headers"] as JsonArray ?? [];
+            headers.Add(new JsonObject { ["type"] = "RegularExpression", ["name"] = CookieHeader, ["value"] = SessionCookies.MatchRegex(cookie) });
+            m["headers"] = headers;
+            merged.Add(m);
+        }
+        return merged;
+    }
+
+    /// <summary>
+    /// <paramref name="filters"/> with a response <c>Set-Cookie</c>: added to its ResponseHeaderModifier when it has one
+    /// (the Gateway API allows one per rule; Flagger appends a second).
+    /// </summary>
+    private static JsonArray WithSetCookie(JsonArray filters, string setCookie)
+    {
+        var copy = (JsonArray)filters.DeepClone();
+        var modifier = copy.OfType<JsonObject>().FirstOrDefault(f => RoutingJson.Text(f["type"]) == "ResponseHeaderModifier");
+        if (modifier is null)
+        {
+            modifier = new JsonObject { ["type"] = "ResponseHeaderModifier", ["responseHeaderModifier"] = new JsonObject() };
+            copy.Add(modifier);
+        }
+        var filter = (JsonObject)modifier["responseHeaderModifier"]!;
+        var add = filter["add"] as JsonArray ?? [];
+        add.Add(new JsonObject { ["name"] = SetCookieHeader, ["value"] = setCookie });
+        filter["add"] = add;
+        return copy;
     }
 
     private static JsonArray Filters(CanaryService service)

@@ -22,6 +22,9 @@ namespace Aviary.Kubernetes.Routers;
 /// <item>mirroring: <c>mirror</c> = the canary and <c>mirrorPercentage</c> = <c>mirrorWeight</c> when set;</item>
 /// <item>A/B testing: a first route matching <c>analysis.match</c> merged into each <c>service.match</c> with the
 /// weights, then the service's route to the primary alone;</item>
+/// <item>session affinity (<see cref="SessionCookies"/>): while the canary takes traffic, routes matching the canary
+/// (and primary) cookie in the <c>Cookie</c> header to their arm ahead of the weighted route, whose destinations add
+/// <c>Set-Cookie</c>; once it takes nothing, a copy of the weighted route for the last cookie's holders expiring it;</item>
 /// <item><c>appProtocol: tcp</c>: one TCP route with the weights instead.</item>
 /// </list>
 /// Objects are owned by the Canary. When Aviary takes over a VirtualService it did not create and that
@@ -169,14 +172,28 @@ public sealed class IstioRouter : IKubeRouter
         }
         else
         {
-            var route = Route(service, RoutingJson.Node(service.Match) as JsonArray,
-                Destination(canary, primary, weights.Primary), Destination(canary, canaryName, weights.Canary));
-            if (weights.Mirrored)
+            var sticky = SessionCookies.Read(canary, weights, StickyRoutes(current));
+            JsonObject Weighted(JsonArray? match, string? expire = null)
             {
-                route["mirror"] = new JsonObject { ["host"] = canaryName };
-                if (canary.MirrorWeight > 0) route["mirrorPercentage"] = new JsonObject { ["value"] = canary.MirrorWeight };
+                var route = Route(service, match,
+                    Destination(canary, primary, weights.Primary, sticky?.PrimarySetCookie), Destination(canary, canaryName, weights.Canary, sticky?.CanarySetCookie));
+                if (expire is not null) AddSetCookie(route, expire);
+                if (weights.Mirrored)
+                {
+                    route["mirror"] = new JsonObject { ["host"] = canaryName };
+                    if (canary.MirrorWeight > 0) route["mirrorPercentage"] = new JsonObject { ["value"] = canary.MirrorWeight };
+                }
+                return route;
             }
-            spec["http"] = new JsonArray(route);
+            var http = new JsonArray();
+            // Session affinity: the cookies' holders stay on their arm; the last rollout's cookie is expired.
+            if (sticky?.Canary is { } canaryCookie)
+                http.Add(Route(service, CookieMatch(canaryCookie, service.Match), Destination(canary, primary, 0), Destination(canary, canaryName, 100)));
+            if (sticky?.Primary is { } primaryCookie)
+                http.Add(Route(service, CookieMatch(primaryCookie, service.Match), Destination(canary, primary, 100), Destination(canary, canaryName, 0)));
+            if (sticky?.Previous is { } previous) http.Add(Weighted(CookieMatch(previous, service.Match), sticky.PreviousExpiry));
+            http.Add(Weighted(RoutingJson.Node(service.Match) as JsonArray));
+            spec["http"] = http;
         }
 
         var annotations = RoutingJson.Merge(service.Apex?.Annotations, RoutingJson.FluxOptOut);
@@ -210,7 +227,44 @@ public sealed class IstioRouter : IKubeRouter
         return route;
     }
 
-    private static JsonObject Destination(CanaryPolicy canary, string host, int weight)
+    /// <summary>The cookie-matching routes of <paramref name="vs"/>: their <c>Cookie</c> regex and whether they expire it.</summary>
+    private static IEnumerable<SessionCookies.Route> StickyRoutes(JsonObject? vs) =>
+        (vs?["spec"]?["http"] as JsonArray ?? []).OfType<JsonObject>().Select(r => new SessionCookies.Route(
+            RoutingJson.Text(r["match"]?[0]?["headers"]?[CookieHeader]?["regex"]),
+            RoutingJson.Text(r["headers"]?["response"]?["add"]?[SetCookieHeader])?.EndsWith("Max-Age=-1", StringComparison.Ordinal) == true));
+
+    /// <summary>A match on the <c>Cookie</c> header carrying <paramref name="cookie"/>, merged into each service match.</summary>
+    private static JsonArray CookieMatch((string Name, string Value) cookie, IReadOnlyList<HttpMatchRequest>? defaults)
+    {
+        var merged = new JsonArray();
+        var services = defaults is { Count: > 0 } ? defaults.Select(d => RoutingJson.Node(d) as JsonObject ?? []).ToList() : [new JsonObject()];
+        foreach (var s in services)
+        {
+            var m = (JsonObject)s.DeepClone();
+            var headers = m["headers"] as JsonObject ?? [];
+            headers[CookieHeader] = new JsonObject { ["regex"] = SessionCookies.MatchRegex(cookie) };
+            m["headers"] = headers;
+            merged.Add(m);
+        }
+        return merged;
+    }
+
+    /// <summary>Adds a <c>Set-Cookie</c> to the responses of a route or destination (<c>headers.response.add</c>).</summary>
+    private static void AddSetCookie(JsonObject target, string setCookie)
+    {
+        var headers = target["headers"] as JsonObject ?? [];
+        var response = headers["response"] as JsonObject ?? [];
+        var add = response["add"] as JsonObject ?? [];
+        add[SetCookieHeader] = setCookie;
+        response["add"] = add;
+        headers["response"] = response;
+        target["headers"] = headers;
+    }
+
+    private const string CookieHeader = "Cookie";
+    private const string SetCookieHeader = "Set-Cookie";
+
+    private static JsonObject Destination(CanaryPolicy canary, string host, int weight, string? setCookie = null)
     {
         var service = canary.Manifest.Spec.Service;
         var destination = new JsonObject { ["host"] = host };
@@ -220,7 +274,9 @@ public sealed class IstioRouter : IKubeRouter
         {
             destination["port"] = new JsonObject { ["number"] = port };
         }
-        return new JsonObject { ["destination"] = destination, ["weight"] = weight };
+        var routed = new JsonObject { ["destination"] = destination, ["weight"] = weight };
+        if (setCookie is not null) AddSetCookie(routed, setCookie);
+        return routed;
     }
 
     /// <summary>Each analysis match merged into each service match (its headers, query parameters and source labels win).</summary>
@@ -291,6 +347,8 @@ public sealed class IstioRouter : IKubeRouter
             return $"cannot route {canary.Id}: A/B testing (analysis.match) is not supported by the {Provider} router for TCP services (appProtocol: tcp)";
         if (IsTcp(canary) && (canary.Mirror || mirrored))
             return $"cannot route {canary.Id}: mirroring is not supported by the {Provider} router for TCP services (appProtocol: tcp)";
+        if (IsTcp(canary) && canary.SessionAffinity is not null)
+            return $"cannot route {canary.Id}: session affinity (analysis.sessionAffinity) is not supported by the {Provider} router for TCP services (appProtocol: tcp)";
         return null;
     }
 }

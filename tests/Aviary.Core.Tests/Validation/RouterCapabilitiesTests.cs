@@ -41,7 +41,7 @@ public sealed class RouterCapabilitiesTests
     [InlineData("traefik", ABTesting, "spec.analysis.match", "A/B testing")]
     [InlineData("haproxy", Affinity, "spec.analysis.sessionAffinity", "session affinity")]
     [InlineData("nginx", Affinity, "spec.analysis.sessionAffinity", "session affinity")]
-    [InlineData("istio", Affinity, "spec.analysis.sessionAffinity", "session affinity")]
+    [InlineData("contour", Affinity, "spec.analysis.sessionAffinity", "session affinity")]
     public void UnsupportedFeature_IsAnErrorAtItsPath(string provider, string analysis, string path, string feature)
     {
         var doc = ReadOne(Canary(analysis, $"provider: {provider}"));
@@ -58,6 +58,9 @@ public sealed class RouterCapabilitiesTests
     [InlineData("istio", ABTesting)]
     [InlineData("istio", Mirroring)]
     [InlineData("gatewayapi:v1", Mirroring)]
+    [InlineData("istio", Affinity)]
+    [InlineData("gatewayapi:v1", Affinity)]
+    [InlineData("gatewayapi:v1beta1", Affinity)]
     [InlineData("nginx", ABTesting)]
     [InlineData("contour", ABTesting)]
     [InlineData("", Affinity)] // the runtime's default provider: checked by the runtime once it has chosen

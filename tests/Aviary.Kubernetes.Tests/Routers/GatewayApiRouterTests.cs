@@ -237,24 +237,85 @@ public sealed class GatewayApiRouterTests(KubeApiServerFixture fixture)
         """)!;
 
     [Fact]
-    public async Task Errors_NoGatewayRefsSessionAffinitySourceLabels_FailedOutcomes()
+    public async Task Errors_NoGatewayRefsSourceLabels_FailedOutcomes()
     {
         using var bed = await RouterTestBed.CreateAsync(Server, "gw-errors");
         var router = bed.Router("gatewayapi:v1beta1");
 
         var noRefs = await router.ReconcileAsync(await bed.CanaryAsync("gatewayapi:v1beta1"), default);
-        var sticky = await router.ReconcileAsync(await bed.CanaryAsync("gatewayapi:v1beta1", service: Service,
-            analysis: "stepWeight: 10\n    maxWeight: 50\n    sessionAffinity: {cookieName: canary}"), default);
         var labels = await router.ReconcileAsync(await bed.CanaryAsync("gatewayapi:v1beta1", service: Service,
             analysis: "iterations: 10\n    match: [{sourceLabels: {app: frontend}}]"), default);
 
         Assert.False(noRefs.Succeeded);
         Assert.Contains("GatewayRefs must be specified when using Gateway API as a provider", noRefs.Error, StringComparison.Ordinal);
-        Assert.False(sticky.Succeeded);
-        Assert.Contains("session affinity", sticky.Error, StringComparison.Ordinal);
         Assert.False(labels.Succeeded);
         Assert.Contains("source labels", labels.Error, StringComparison.Ordinal);
         Assert.Null(await bed.ReadAsync(Api("gatewayapi:v1beta1"), "httproutes/podinfo"));
+    }
+
+    /// <summary>The cookie (<c>name=value</c>) a rule's first match requires in the Cookie header.</summary>
+    private static string CookieOf(JsonNode? rule)
+    {
+        var header = rule!["matches"]![0]!["headers"]!.AsArray().Single(h => h!["name"]!.GetValue<string>() == "Cookie")!;
+        Assert.Equal("RegularExpression", header["type"]!.GetValue<string>());
+        var parts = header["value"]!.GetValue<string>().Split(".*");
+        return parts[1] + "=" + parts[2];
+    }
+
+    private static string CookieMatch(string cookie) =>
+        $$"""{"path":{"type":"PathPrefix","value":"/"},"headers":[{"type":"RegularExpression","name":"Cookie","value":".*{{cookie.Split('=')[0]}}.*{{cookie.Split('=')[1]}}.*"}]}""";
+
+    [Theory]
+    [InlineData("gatewayapi:v1beta1")]
+    [InlineData("gatewayapi:v1")]
+    public async Task SessionAffinity_CanaryStepsThenPromotion_ExactRulesAsFlaggerWritesThem(string provider)
+    {
+        using var bed = await RouterTestBed.CreateAsync(Server, "gw-sticky");
+        var canary = await bed.CanaryAsync(provider,
+            service: "{port: 9898, gatewayRefs: [{name: public, namespace: edge}], headers: {response: {add: {x-served-by: aviary}}}}",
+            analysis: "stepWeight: 10\n    maxWeight: 50\n    sessionAffinity: {cookieName: flagger-cookie, primaryCookieName: primary-cookie, maxAge: 7200, httpOnly: true}");
+        var router = bed.Router(provider);
+        RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
+        const string Served = """{"type":"ResponseHeaderModifier","responseHeaderModifier":{"add":[{"name":"x-served-by","value":"aviary"}]}}""";
+
+        string? canaryCookie = null;
+        foreach (var weight in new[] { 10, 30, 50 })
+        {
+            RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(100 - weight, weight), default));
+            var rules = (await bed.RequireAsync(Api(provider), "httproutes/podinfo"))["spec"]!["rules"]!;
+            var c = CookieOf(rules[0]);
+            var p = CookieOf(rules[1]);
+            Assert.Matches("^flagger-cookie=[a-zA-Z]{10}$", c);
+            Assert.Matches("^primary-cookie=[a-zA-Z]{10}$", p);
+            Assert.Equal(canaryCookie ?? c, c);
+            canaryCookie = c;
+            RouterTestBed.AssertShape($$$"""
+                [{"matches":[{{{CookieMatch(c)}}}],"filters":[{{{Served}}}],
+                  "backendRefs":[{"kind":"Service","name":"podinfo-primary","port":9898,"weight":0},{"kind":"Service","name":"podinfo-canary","port":9898,"weight":100}]},
+                 {"matches":[{{{CookieMatch(p)}}}],"filters":[{{{Served}}}],
+                  "backendRefs":[{"kind":"Service","name":"podinfo-primary","port":9898,"weight":100},{"kind":"Service","name":"podinfo-canary","port":9898,"weight":0}]},
+                 {"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"filters":[{{{Served}}}],
+                  "backendRefs":[
+                    {"kind":"Service","name":"podinfo-primary","port":9898,"weight":{{{100 - weight}}},
+                     "filters":[{"type":"ResponseHeaderModifier","responseHeaderModifier":{"add":[{"name":"Set-Cookie","value":"{{{p}}}; Max-Age=60; HttpOnly"}]}}]},
+                    {"kind":"Service","name":"podinfo-canary","port":9898,"weight":{{{weight}}},
+                     "filters":[{"type":"ResponseHeaderModifier","responseHeaderModifier":{"add":[{"name":"Set-Cookie","value":"{{{c}}}; Max-Age=7200; HttpOnly"}]}}]}]}]
+                """, rules);
+            Assert.Equal(new RouteWeights(100 - weight, weight), RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
+        }
+
+        // Promotion: the canary cookie's holders follow the weights and get the cookie expired, in the rule's one
+        // ResponseHeaderModifier (Flagger adds a second one, which the Gateway API forbids).
+        RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, RouteWeights.AllPrimary, default));
+        var ended = (await bed.RequireAsync(Api(provider), "httproutes/podinfo"))["spec"]!["rules"]!;
+        RouterTestBed.AssertShape($$$"""
+            [{"matches":[{{{CookieMatch(canaryCookie!)}}}],
+              "filters":[{"type":"ResponseHeaderModifier","responseHeaderModifier":{"add":[{"name":"x-served-by","value":"aviary"},{"name":"Set-Cookie","value":"{{{canaryCookie}}}; Max-Age=-1"}]}}],
+              "backendRefs":[{"kind":"Service","name":"podinfo-primary","port":9898,"weight":100},{"kind":"Service","name":"podinfo-canary","port":9898,"weight":0}]},
+             {"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"filters":[{{{Served}}}],
+              "backendRefs":[{"kind":"Service","name":"podinfo-primary","port":9898,"weight":100},{"kind":"Service","name":"podinfo-canary","port":9898,"weight":0}]}]
+            """, ended);
+        Assert.Equal(RouteWeights.AllPrimary, RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
     }
 
     [Fact]

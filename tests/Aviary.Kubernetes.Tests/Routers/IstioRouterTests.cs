@@ -321,7 +321,7 @@ public sealed class IstioRouterTests(KubeApiServerFixture fixture)
     }
 
     [Fact]
-    public async Task Errors_MissingVirtualServiceAndSessionAffinity_FailedOutcomes()
+    public async Task Errors_MissingVirtualServiceAndTcpSessionAffinity_FailedOutcomes()
     {
         using var bed = await RouterTestBed.CreateAsync(Server, "istio-errors");
         var router = bed.Router("istio");
@@ -329,13 +329,87 @@ public sealed class IstioRouterTests(KubeApiServerFixture fixture)
 
         var get = await router.GetRoutesAsync(canary, default);
         var set = await router.SetRoutesAsync(canary, new RouteWeights(90, 10), default);
-        var sticky = await router.ReconcileAsync(await bed.CanaryAsync("istio", analysis: "stepWeight: 10\n    maxWeight: 50\n    sessionAffinity: {cookieName: canary}"), default);
+        var sticky = await router.ReconcileAsync(await bed.CanaryAsync("istio", service: "{port: 9898, appProtocol: tcp}",
+            analysis: "stepWeight: 10\n    maxWeight: 50\n    sessionAffinity: {cookieName: canary}"), default);
 
         Assert.False(get.Succeeded);
         Assert.Contains($"VirtualService podinfo.{bed.Namespace} get query error", get.Error, StringComparison.Ordinal);
         Assert.False(set.Succeeded);
         Assert.False(sticky.Succeeded);
-        Assert.Contains("session affinity", sticky.Error, StringComparison.Ordinal);
+        Assert.Contains("session affinity (analysis.sessionAffinity) is not supported by the istio router for TCP services", sticky.Error, StringComparison.Ordinal);
         Assert.Null(await bed.ReadAsync(Api, "virtualservices/podinfo"));
+    }
+
+    private const string StickyAnalysis =
+        "stepWeight: 10\n    maxWeight: 50\n    sessionAffinity: {cookieName: flagger-cookie, primaryCookieName: primary-cookie, maxAge: 7200, path: /, sameSite: Strict, secure: true}";
+
+    /// <summary>The cookie (<c>name=value</c>) a route's first match requires in the Cookie header.</summary>
+    private static string CookieOf(JsonNode? route)
+    {
+        var regex = route!["match"]![0]!["headers"]!["Cookie"]!["regex"]!.GetValue<string>();
+        var parts = regex.Split(".*");
+        return parts[1] + "=" + parts[2];
+    }
+
+    [Fact]
+    public async Task SessionAffinity_CanaryStepsThenPromotion_ExactRoutesAsFlaggerWritesThem()
+    {
+        using var bed = await RouterTestBed.CreateAsync(Server, "istio-sticky");
+        var canary = await bed.CanaryAsync("istio", service: "{port: 9898, match: [{uri: {prefix: /api}}]}", analysis: StickyAnalysis);
+        var router = bed.Router("istio");
+        RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
+        RouterTestBed.AssertJson("""
+            [{"match":[{"uri":{"prefix":"/api"}}],"route":[{"destination":{"host":"podinfo-primary"},"weight":100},{"destination":{"host":"podinfo-canary"},"weight":0}]}]
+            """, (await bed.RequireAsync(Api, "virtualservices/podinfo"))["spec"]!["http"]);
+
+        string? canaryCookie = null, primaryCookie = null;
+        foreach (var weight in new[] { 10, 30, 50 })
+        {
+            RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(100 - weight, weight), default));
+            var http = (await bed.RequireAsync(Api, "virtualservices/podinfo"))["spec"]!["http"]!;
+            var c = CookieOf(http[0]);
+            var p = CookieOf(http[1]);
+            Assert.Matches("^flagger-cookie=[a-zA-Z]{10}$", c);
+            Assert.Matches("^primary-cookie=[a-zA-Z]{10}$", p);
+            // The same cookies at every step of one rollout.
+            Assert.Equal(canaryCookie ?? c, c);
+            Assert.Equal(primaryCookie ?? p, p);
+            (canaryCookie, primaryCookie) = (c, p);
+            var (cName, cValue) = (c.Split('=')[0], c.Split('=')[1]);
+            var (pName, pValue) = (p.Split('=')[0], p.Split('=')[1]);
+            RouterTestBed.AssertJson($$$$$"""
+                [{"match":[{"uri":{"prefix":"/api"},"headers":{"Cookie":{"regex":".*{{{{{cName}}}}}.*{{{{{cValue}}}}}.*"}}}],
+                  "route":[{"destination":{"host":"podinfo-primary"},"weight":0},{"destination":{"host":"podinfo-canary"},"weight":100}]},
+                 {"match":[{"uri":{"prefix":"/api"},"headers":{"Cookie":{"regex":".*{{{{{pName}}}}}.*{{{{{pValue}}}}}.*"}}}],
+                  "route":[{"destination":{"host":"podinfo-primary"},"weight":100},{"destination":{"host":"podinfo-canary"},"weight":0}]},
+                 {"match":[{"uri":{"prefix":"/api"}}],
+                  "route":[{"destination":{"host":"podinfo-primary"},"weight":{{{{{100 - weight}}}}},"headers":{"response":{"add":{"Set-Cookie":"{{{{{p}}}}}; Max-Age=60; Path=/; SameSite=Strict; Secure"}}}},
+                           {"destination":{"host":"podinfo-canary"},"weight":{{{{{weight}}}}},"headers":{"response":{"add":{"Set-Cookie":"{{{{{c}}}}}; Max-Age=7200; Path=/; SameSite=Strict; Secure"}}}}]}]
+                """, http);
+            Assert.Equal(new RouteWeights(100 - weight, weight), RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
+        }
+
+        // A reconcile mid-rollout keeps the cookies (the object is the state: a restarted operator keeps them too).
+        RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
+        Assert.Equal(canaryCookie, CookieOf((await bed.RequireAsync(Api, "virtualservices/podinfo"))["spec"]!["http"]![0]));
+
+        // Promotion ends with everything on the primary: the canary cookie's holders are routed by the weights and
+        // their cookie is expired; the primary cookie is not handed out any more.
+        RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, RouteWeights.AllPrimary, default));
+        var ended = (await bed.RequireAsync(Api, "virtualservices/podinfo"))["spec"]!["http"]!;
+        var (name, value) = (canaryCookie!.Split('=')[0], canaryCookie.Split('=')[1]);
+        RouterTestBed.AssertJson($$$$$"""
+            [{"match":[{"uri":{"prefix":"/api"},"headers":{"Cookie":{"regex":".*{{{{{name}}}}}.*{{{{{value}}}}}.*"}}}],
+              "headers":{"response":{"add":{"Set-Cookie":"{{{{{canaryCookie}}}}}; Max-Age=-1"}}},
+              "route":[{"destination":{"host":"podinfo-primary"},"weight":100},{"destination":{"host":"podinfo-canary"},"weight":0}]},
+             {"match":[{"uri":{"prefix":"/api"}}],"route":[{"destination":{"host":"podinfo-primary"},"weight":100},{"destination":{"host":"podinfo-canary"},"weight":0}]}]
+            """, ended);
+        Assert.Equal(RouteWeights.AllPrimary, RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
+
+        // The next rollout gets a new canary cookie.
+        RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(90, 10), default));
+        var next = CookieOf((await bed.RequireAsync(Api, "virtualservices/podinfo"))["spec"]!["http"]![0]);
+        Assert.StartsWith("flagger-cookie=", next, StringComparison.Ordinal);
+        Assert.NotEqual(canaryCookie, next);
     }
 }

@@ -266,6 +266,61 @@ public abstract class RouterContract
     }
 
     [Fact]
+    public async Task SessionAffinity_EachUserStaysOnTheArmItLandedOn_WhereSupported_ElseUnsupportedOutcome()
+    {
+        await using var s = await StartAsync();
+        var sticky = ContractCanaries.SessionAffinity(Provider, s.Policy.ServicePort!.Value);
+
+        var result = await s.Router.Router.SetRoutesAsync(sticky, new RouteWeights(50, 50), CancellationToken.None);
+
+        if (!RouterCapabilities.Of(Provider).SessionAffinity)
+        {
+            Assert.False(result.Succeeded);
+            Assert.Contains("session affinity is not supported", result.Error, StringComparison.Ordinal);
+            Assert.Equal(RouteWeights.AllPrimary, await s.GetRoutesAsync());
+            return;
+        }
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal(new RouteWeights(50, 50), (await s.Router.Router.GetRoutesAsync(sticky, CancellationToken.None)).Value);
+
+        // Twenty users, each with its own cookie jar: the first answer hands out its arm's cookie, and every later
+        // request with that cookie lands on the same arm.
+        var landed = new List<(string Arm, string Cookie)>();
+        for (var user = 0; user < 20; user++)
+        {
+            var first = await s.GetWithCookieAsync(null);
+            var cookie = first.SetCookies.Select(c => c.Split(';')[0])
+                .SingleOrDefault(c => c.StartsWith(first.Body == "canary" ? "canary-session=" : "primary-session=", StringComparison.Ordinal));
+            Assert.True(cookie is not null, $"user {user} on the {first.Body} got no cookie for it: [{string.Join(" | ", first.SetCookies)}]");
+            for (var again = 0; again < 3; again++) Assert.Equal(first.Body, (await s.GetWithCookieAsync(cookie)).Body);
+            landed.Add((first.Body, cookie));
+        }
+        Assert.Contains(landed, l => l.Arm == "canary");
+        Assert.Contains(landed, l => l.Arm == "primary");
+        var canaryCookie = landed.First(l => l.Arm == "canary").Cookie;
+        Assert.True(landed.Where(l => l.Arm == "canary").All(l => l.Cookie == canaryCookie), "one canary cookie per rollout");
+
+        // A later step keeps the cookies users hold.
+        Assert.True((await s.Router.Router.SetRoutesAsync(sticky, new RouteWeights(60, 40), CancellationToken.None)).Succeeded);
+        Assert.Equal("canary", (await s.GetWithCookieAsync(canaryCookie)).Body);
+
+        // The rollout ends (everything on the primary): a holder of the canary cookie is on the primary and the
+        // cookie is expired.
+        Assert.True((await s.Router.Router.SetRoutesAsync(sticky, RouteWeights.AllPrimary, CancellationToken.None)).Succeeded);
+        Assert.Equal(RouteWeights.AllPrimary, (await s.Router.Router.GetRoutesAsync(sticky, CancellationToken.None)).Value);
+        var ended = await s.GetWithCookieAsync(canaryCookie);
+        Assert.Equal("primary", ended.Body);
+        Assert.Contains(canaryCookie + "; Max-Age=-1", ended.SetCookies);
+
+        // The next rollout hands out a new canary cookie; the old one no longer pins anyone.
+        Assert.True((await s.Router.Router.SetRoutesAsync(sticky, new RouteWeights(0, 100), CancellationToken.None)).Succeeded);
+        var next = await s.GetWithCookieAsync(null);
+        Assert.Equal("canary", next.Body);
+        var nextCookie = next.SetCookies.Select(c => c.Split(';')[0]).Single(c => c.StartsWith("canary-session=", StringComparison.Ordinal));
+        Assert.NotEqual(canaryCookie, nextCookie);
+    }
+
+    [Fact]
     public async Task Mirror_CopiesToCanary_WhereSupported_ElseUnsupportedOutcome()
     {
         await using var s = await StartAsync();
@@ -333,6 +388,17 @@ public sealed class RoutedService(IRouterUnderTest router, CanaryPolicy policy, 
         request.Headers.TryAddWithoutValidation(name, value);
         using var response = await Client.SendAsync(request);
         return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>A GET with <paramref name="cookie"/> (<c>name=value</c>) if given: who answered, and the Set-Cookie values.</summary>
+    public async Task<(string Body, IReadOnlyList<string> SetCookies)> GetWithCookieAsync(string? cookie)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        if (cookie is not null) request.Headers.TryAddWithoutValidation("Cookie", cookie);
+        using var response = await Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var setCookies = response.Headers.TryGetValues("Set-Cookie", out var values) ? values.ToList() : [];
+        return (await response.Content.ReadAsStringAsync(), setCookies);
     }
 
     /// <summary>Concurrent clients sending GET requests in a loop until stopped, recording every failure.</summary>

@@ -47,6 +47,16 @@ public static class ContractCanaries
             mirror: true
         """);
 
+    /// <summary>A canary release with session affinity: cookies <c>canary-session</c> and <c>primary-session</c>.</summary>
+    public static CanaryPolicy SessionAffinity(string provider, int port) => Compile(provider, port, """
+            stepWeight: 10
+            maxWeight: 50
+            sessionAffinity:
+              cookieName: canary-session
+              primaryCookieName: primary-session
+              maxAge: 3600
+        """);
+
     private static CanaryPolicy Compile(string provider, int port, string analysis) => SchedulerHarness.CompileForRouter($"""
         apiVersion: flagger.app/v1beta1
         kind: Canary

@@ -1,4 +1,5 @@
 using Aviary.Core.Model;
+using Aviary.Core.Policy;
 using Aviary.Routing.Proxy.LoadBalancing;
 
 namespace Aviary.Routing.Proxy.Configuration;
@@ -70,7 +71,7 @@ internal sealed class RouteModel
         }
 
         var affinity = config.SessionAffinity;
-        long maxAge = StickyCookie.DefaultMaxAgeSeconds;
+        long maxAge = StickyCookies.DefaultMaxAgeSeconds;
         if (affinity is not null)
         {
             if (!IsToken(affinity.CookieName)) errors.Add($"sessionAffinity.cookieName '{affinity.CookieName}' is not a valid cookie name");

@@ -1,6 +1,5 @@
-using System.Globalization;
-using System.Text;
 using Aviary.Core.Model;
+using Aviary.Core.Policy;
 using Aviary.Routing.Proxy.LoadBalancing;
 
 namespace Aviary.Routing.Proxy.Configuration;
@@ -8,11 +7,6 @@ namespace Aviary.Routing.Proxy.Configuration;
 /// <summary>A session-affinity cookie of one rollout: its name, random value and the Set-Cookie value that hands it out.</summary>
 internal sealed class StickyCookie
 {
-    /// <summary>Flagger's default Max-Age of the canary cookie: 24 hours.</summary>
-    public const int DefaultMaxAgeSeconds = 86400;
-
-    private const string Letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
     private StickyCookie(string name, string value, string setCookie)
     {
         Name = name;
@@ -28,30 +22,16 @@ internal sealed class StickyCookie
     public string SetCookie { get; }
 
     /// <summary>The Set-Cookie value that deletes this cookie (Max-Age=-1), as Flagger sends once the rollout ended.</summary>
-    public string ExpireSetCookie => $"{Name}={Value}; Max-Age=-1";
+    public string ExpireSetCookie => StickyCookies.Expire(Name, Value);
 
     public StickyCookie WithAttributes(SessionAffinity affinity, long maxAgeSeconds) => Create(affinity, Name, Value, maxAgeSeconds);
 
     /// <summary>A new cookie with a random 10-letter value, like Flagger's.</summary>
-    public static StickyCookie New(SessionAffinity affinity, string name, long maxAgeSeconds, SharedRandom random)
-    {
-        Span<char> value = stackalloc char[10];
-        for (var i = 0; i < value.Length; i++) value[i] = Letters[random.Next(Letters.Length)];
-        return Create(affinity, name, value.ToString(), maxAgeSeconds);
-    }
+    public static StickyCookie New(SessionAffinity affinity, string name, long maxAgeSeconds, SharedRandom random) =>
+        Create(affinity, name, StickyCookies.NewValue(random.Next), maxAgeSeconds);
 
-    private static StickyCookie Create(SessionAffinity affinity, string name, string value, long maxAgeSeconds)
-    {
-        var text = new StringBuilder();
-        text.Append(name).Append('=').Append(value).Append("; Max-Age=").Append(maxAgeSeconds.ToString(CultureInfo.InvariantCulture));
-        if (!string.IsNullOrEmpty(affinity.Domain)) text.Append("; Domain=").Append(affinity.Domain);
-        if (affinity.HttpOnly == true) text.Append("; HttpOnly");
-        if (affinity.Partitioned == true) text.Append("; Partitioned");
-        if (!string.IsNullOrEmpty(affinity.Path)) text.Append("; Path=").Append(affinity.Path);
-        if (!string.IsNullOrEmpty(affinity.SameSite)) text.Append("; SameSite=").Append(affinity.SameSite);
-        if (affinity.Secure == true) text.Append("; Secure");
-        return new StickyCookie(name, value, text.ToString());
-    }
+    private static StickyCookie Create(SessionAffinity affinity, string name, string value, long maxAgeSeconds) =>
+        new(name, value, StickyCookies.SetCookie(affinity, name, value, maxAgeSeconds));
 
     /// <summary>Whether the Cookie header fields carry this cookie with this rollout's value.</summary>
     public bool IsIn(Microsoft.Extensions.Primitives.StringValues cookieHeaders)
