@@ -143,7 +143,7 @@ public sealed class TestMesh : IAsyncDisposable
             return Target.Kind switch
             {
                 TestMeshKind.TrafficSplit => TestMeshRouteReader.TrafficSplit(value, Target),
-                TestMeshKind.HttpRoute => TestMeshRouteReader.HttpRoute(value, Target),
+                TestMeshKind.HttpRoute or TestMeshKind.GrpcRoute => TestMeshRouteReader.HttpRoute(value, Target),
                 TestMeshKind.VirtualService => TestMeshRouteReader.VirtualService(value, Target),
                 TestMeshKind.TraefikService => TestMeshRouteReader.TraefikService(value, Target),
                 TestMeshKind.ApisixRoute => TestMeshRouteReader.ApisixRoute(value, Target),
@@ -214,6 +214,9 @@ public enum TestMeshKind
 
     /// <summary>Gateway API <c>HTTPRoute</c> named after the apex service.</summary>
     HttpRoute,
+
+    /// <summary>Gateway API <c>GRPCRoute</c> (v1) named after the apex service (Aviary's <c>spec.service.routeKind</c>).</summary>
+    GrpcRoute,
 
     /// <summary>Istio <c>VirtualService</c> named after the apex service.</summary>
     VirtualService,
@@ -324,6 +327,7 @@ public sealed record TestMeshTarget
             {
                 TestMeshKind.TrafficSplit => "split.smi-spec.io/v1alpha2",
                 TestMeshKind.HttpRoute => "gateway.networking.k8s.io/v1beta1",
+                TestMeshKind.GrpcRoute => "gateway.networking.k8s.io/v1",
                 TestMeshKind.VirtualService => "networking.istio.io/v1beta1",
                 TestMeshKind.TraefikService => "traefik.io/v1alpha1",
                 TestMeshKind.ApisixRoute => "apisix.apache.org/v2",
@@ -337,6 +341,7 @@ public sealed record TestMeshTarget
             {
                 TestMeshKind.TrafficSplit => ("trafficsplits", Service),
                 TestMeshKind.HttpRoute => ("httproutes", Service),
+                TestMeshKind.GrpcRoute => ("grpcroutes", Service),
                 TestMeshKind.VirtualService => ("virtualservices", Service),
                 TestMeshKind.TraefikService => ("traefikservices", Service),
                 TestMeshKind.HttpProxy => ("httpproxies", Service),

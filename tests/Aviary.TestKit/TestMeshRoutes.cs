@@ -274,7 +274,10 @@ public static class TestMeshRouteReader
         return condition["present"] is JsonValue v && v.GetValue<bool>() ? new TestMeshValueMatch(name, TestMeshMatchKind.Regex, ".*") : null;
     }
 
-    /// <summary>A Gateway API HTTPRoute: its rules in order, matches by path, method, headers and query parameters, RequestMirror filters.</summary>
+    /// <summary>
+    /// A Gateway API HTTPRoute or GRPCRoute: its rules in order, matches by path (a GRPCRoute's service and method as the
+    /// call's path <c>/&lt;service&gt;/&lt;method&gt;</c>), method, headers and query parameters, RequestMirror filters.
+    /// </summary>
     public static TestMeshRoutes HttpRoute(JsonObject route, TestMeshTarget target)
     {
         var rules = new List<TestMeshRule>();
@@ -285,7 +288,8 @@ public static class TestMeshRouteReader
             {
                 matches.Add(new TestMeshMatch
                 {
-                    Path = m["path"] is JsonObject path ? GatewayValue("", Text(path["type"]) ?? "PathPrefix", Text(path["value"]) ?? "/") : null,
+                    Path = m["path"] is JsonObject path ? GatewayValue("", Text(path["type"]) ?? "PathPrefix", Text(path["value"]) ?? "/")
+                        : m["method"] is JsonObject grpc ? GrpcMethod(grpc) : null,
                     Method = Text(m["method"]),
                     Headers = GatewayValues(m["headers"]),
                     QueryParams = GatewayValues(m["queryParams"]),
@@ -421,6 +425,16 @@ public static class TestMeshRouteReader
             destinations.Add(new TestMeshDestination(name, role, Integer(t["percent"]) ?? 0));
         }
         return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(service), ResourceVersion(service));
+    }
+
+    /// <summary>A GRPCRouteMatch's <c>method</c> as a match of the call's path.</summary>
+    private static TestMeshValueMatch GrpcMethod(JsonObject method)
+    {
+        var (service, name) = (Text(method["service"]), Text(method["method"]));
+        if (Text(method["type"]) == "RegularExpression") return new("", TestMeshMatchKind.Regex, $"/{service ?? "[^/]+"}/{name ?? "[^/]+"}");
+        return name is null ? new("", TestMeshMatchKind.Prefix, $"/{service}/")
+            : service is null ? new("", TestMeshMatchKind.Regex, "/[^/]+/" + Regex.Escape(name))
+            : new("", TestMeshMatchKind.Exact, $"/{service}/{name}");
     }
 
     /// <summary>The <c>add</c> and <c>set</c> headers of Gateway API ResponseHeaderModifier filters.</summary>

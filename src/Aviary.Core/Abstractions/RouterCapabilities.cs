@@ -35,6 +35,20 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
     };
 
     /// <summary>
+    /// The capabilities of <paramref name="provider"/>'s router for <paramref name="canary"/>: a Gateway API router writing a
+    /// <c>GRPCRoute</c> (<c>spec.service.routeKind</c>) has no session affinity (gRPC clients keep no cookies).
+    /// </summary>
+    public static RouterCapabilities For(CanaryPolicy canary, string provider)
+    {
+        ArgumentNullException.ThrowIfNull(canary);
+        var can = Of(provider);
+        return IsGrpcRoute(canary) && provider.StartsWith("gatewayapi", StringComparison.Ordinal) ? can with { SessionAffinity = false } : can;
+    }
+
+    /// <summary>Whether <paramref name="canary"/> asks for a Gateway API <c>GRPCRoute</c> (<c>spec.service.routeKind</c>).</summary>
+    public static bool IsGrpcRoute(CanaryPolicy canary) => canary?.Manifest.Spec.Service?.RouteKind == "GRPCRoute";
+
+    /// <summary>
     /// Checks <paramref name="canary"/> against the capabilities of <paramref name="provider"/> (its own when null). An
     /// unsupported feature is an error at its field path; for <c>kubernetes</c> it is a warning, because Flagger runs such a
     /// canary as blue/green without it.
@@ -43,8 +57,10 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
     {
         ArgumentNullException.ThrowIfNull(canary);
         provider ??= canary.Provider;
-        var can = Of(provider);
+        var can = For(canary, provider);
         var found = new List<Diagnostic>();
+        if (IsGrpcRoute(canary) && provider.Length > 0 && !provider.StartsWith("gatewayapi", StringComparison.Ordinal))
+            found.Add(Diagnostic.Error("spec.service.routeKind", $"GRPCRoute is written by the gatewayapi:v1 and gatewayapi:v1beta1 routers only, not by the {provider} router"));
         void Refuse(string path, string feature, Func<RouterCapabilities, bool> has)
         {
             var message = $"{feature} is not supported by the {provider} router (providers that support it: {string.Join(", ", Providers.All.Where(p => Providers.Retired(p) is null && has(Of(p))))})";
@@ -52,7 +68,12 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
         }
         if (canary.Match.Count > 0 && !can.Match) Refuse("spec.analysis.match", "A/B testing", c => c.Match);
         if (canary.Mirror && !can.Mirror) Refuse("spec.analysis.mirror", "mirroring", c => c.Mirror);
-        if (canary.SessionAffinity is not null && !can.SessionAffinity) Refuse("spec.analysis.sessionAffinity", "session affinity", c => c.SessionAffinity);
+        if (canary.SessionAffinity is not null && !can.SessionAffinity)
+        {
+            if (IsGrpcRoute(canary) && Of(provider).SessionAffinity)
+                found.Add(Diagnostic.Error("spec.analysis.sessionAffinity", $"session affinity is not supported by the {provider} router for a GRPCRoute (spec.service.routeKind): gRPC clients keep no cookies"));
+            else Refuse("spec.analysis.sessionAffinity", "session affinity", c => c.SessionAffinity);
+        }
         return found;
     }
 
@@ -63,6 +84,6 @@ public sealed record RouterCapabilities(bool Weights, bool Match, bool Mirror, b
     public static string? Refusal(CanaryPolicy canary, string provider, bool mirrored = false)
     {
         if (Check(canary, provider).FirstOrDefault(d => d.IsError) is { } error) return $"cannot route {canary.Id}: {error}";
-        return mirrored && !Of(provider).Mirror ? $"cannot route {canary.Id}: mirroring is not supported by the {provider} router (asked for mirrored weights)" : null;
+        return mirrored && !For(canary, provider).Mirror ? $"cannot route {canary.Id}: mirroring is not supported by the {provider} router (asked for mirrored weights)" : null;
     }
 }

@@ -25,6 +25,13 @@ public sealed record CanaryService
     public bool? Delegation { get; init; }
     public IReadOnlyList<string>? Gateways { get; init; }
     [MaxLength(32)] public IReadOnlyList<ParentReference>? GatewayRefs { get; init; }
+
+    /// <summary>
+    /// Aviary extension: the Gateway API route the <c>gatewayapi</c> routers write: <c>HTTPRoute</c> (the default, as
+    /// Flagger) or <c>GRPCRoute</c> (<c>gateway.networking.k8s.io/v1</c>), whose weights, header matches and mirroring
+    /// a gateway applies to gRPC calls by service and method.
+    /// </summary>
+    [AllowedValues("HTTPRoute", "GRPCRoute")] public string? RouteKind { get; init; }
     public IReadOnlyList<HttpMatchRequest>? Match { get; init; }
     public HttpRetry? Retries { get; init; }
     public HttpRewrite? Rewrite { get; init; }

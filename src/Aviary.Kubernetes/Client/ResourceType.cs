@@ -80,6 +80,9 @@ public static class KubeResources
     /// <summary>Gateway API HTTPRoute v1beta1; <see cref="Find"/> also knows v1.</summary>
     public static ResourceType HttpRoutes { get; } = new("gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes");
 
+    /// <summary>Gateway API GRPCRoute v1 (the first version of the Standard channel).</summary>
+    public static ResourceType GrpcRoutes { get; } = new("gateway.networking.k8s.io", "v1", "GRPCRoute", "grpcroutes");
+
     public static ResourceType Gateways { get; } = new("gateway.networking.k8s.io", "v1beta1", "Gateway", "gateways");
 
     /// <summary>Istio VirtualService v1beta1; <see cref="Find"/> also knows v1alpha3.</summary>
@@ -124,7 +127,7 @@ public static class KubeResources
         Ingresses, CustomResourceDefinitions,
         Canaries, MetricTemplates, AlertProviders,
         TrafficSplits.WithVersion("v1alpha1"), TrafficSplits, TrafficSplits.WithVersion("v1alpha3"),
-        HttpRoutes, HttpRoutes.WithVersion("v1"), Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams, TrafficRoutes, KnativeServices, KnativeRevisions, ScaledObjects,
+        HttpRoutes, HttpRoutes.WithVersion("v1"), GrpcRoutes, Gateways, Gateways.WithVersion("v1"), TraefikServices, ApisixRoutes, HttpProxies, RouteTables, Upstreams, TrafficRoutes, KnativeServices, KnativeRevisions, ScaledObjects,
         VirtualServices, VirtualServices.WithVersion("v1alpha3"), DestinationRules, DestinationRules.WithVersion("v1alpha3"),
     ];
 

@@ -19,7 +19,9 @@ public enum GatewayApiVersion
 }
 
 /// <summary>
-/// Providers <c>gatewayapi:v1beta1</c> and <c>gatewayapi:v1</c>: one <c>HTTPRoute</c> named after the apex service,
+/// Providers <c>gatewayapi:v1beta1</c> and <c>gatewayapi:v1</c>: one <c>HTTPRoute</c> named after the apex service
+/// (or, with Aviary's <c>spec.service.routeKind: GRPCRoute</c>, a <c>GRPCRoute</c> v1 with the same rules, service and
+/// method matches from <c>/&lt;service&gt;/&lt;method&gt;</c> uris, no rewrites, timeouts or session affinity),
 /// owned by the Canary, labelled and annotated with <c>service.apex</c>, as Flagger writes it:
 /// <list type="bullet">
 /// <item><c>parentRefs</c> = <c>service.gatewayRefs</c> (required), <c>hostnames</c> = <c>service.hosts</c>;</item>
@@ -42,6 +44,7 @@ public enum GatewayApiVersion
 public sealed class GatewayApiRouter : IKubeRouter
 {
     private readonly RoutedObjects _routes;
+    private readonly RoutedObjects _grpcRoutes;
     private readonly GatewayApiVersion _version;
     private readonly ILogger _logger;
 
@@ -52,7 +55,11 @@ public sealed class GatewayApiRouter : IKubeRouter
         _logger = logger ?? NullLogger.Instance;
         Provider = version == GatewayApiVersion.V1 ? "gatewayapi:v1" : "gatewayapi:v1beta1";
         _routes = new RoutedObjects(client, KubeResources.HttpRoutes.WithVersion(version == GatewayApiVersion.V1 ? "v1" : "v1beta1"), _logger);
+        _grpcRoutes = new RoutedObjects(client, KubeResources.GrpcRoutes, _logger);
     }
+
+    /// <summary>The route objects of <paramref name="canary"/>: HTTPRoutes, or GRPCRoutes (<c>spec.service.routeKind</c>).</summary>
+    private RoutedObjects RoutesOf(CanaryPolicy canary) => RouterCapabilities.IsGrpcRoute(canary) ? _grpcRoutes : _routes;
 
     public string Provider { get; }
 
@@ -61,7 +68,7 @@ public sealed class GatewayApiRouter : IKubeRouter
         ArgumentNullException.ThrowIfNull(canary);
         var plan = Plan(canary);
         if (plan.Error is not null) return Outcome.Fail(plan.Error);
-        return await _routes.ApplyAsync(canary.Namespace, canary.ServiceName, create: true, current =>
+        return await RoutesOf(canary).ApplyAsync(canary.Namespace, canary.ServiceName, create: true, current =>
         {
             var weights = current is null ? RouteWeights.AllPrimary : RouterChecks.OrAllPrimary(ReadWeights(canary, current, checkParents: false));
             if (weights.Mirrored && !canary.Mirror) weights = weights with { Mirrored = false };
@@ -72,7 +79,7 @@ public sealed class GatewayApiRouter : IKubeRouter
     public async ValueTask<Outcome<RouteWeights>> GetRoutesAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(canary);
-        var route = await _routes.RequireAsync(canary.Namespace, canary.ServiceName, cancellationToken).ConfigureAwait(false);
+        var route = await RoutesOf(canary).RequireAsync(canary.Namespace, canary.ServiceName, cancellationToken).ConfigureAwait(false);
         return route.Succeeded ? ReadWeights(canary, route.Value!, checkParents: _version == GatewayApiVersion.V1) : Outcome<RouteWeights>.Fail(route.Error!);
     }
 
@@ -81,9 +88,10 @@ public sealed class GatewayApiRouter : IKubeRouter
         ArgumentNullException.ThrowIfNull(canary);
         var plan = Plan(canary);
         if ((plan.Error ?? RouterChecks.InvalidWeights(canary, weights)) is { } error) return Outcome.Fail(error);
-        var result = await _routes.ApplyAsync(canary.Namespace, canary.ServiceName, create: false, current => Desire(canary, plan, current, weights),
+        var routes = RoutesOf(canary);
+        var result = await routes.ApplyAsync(canary.Namespace, canary.ServiceName, create: false, current => Desire(canary, plan, current, weights),
             cancellationToken).ConfigureAwait(false);
-        if (result.Succeeded) KubeRouterLog.Routed(_logger, _routes.Kind, canary.ServiceName, canary.Namespace, weights.ToString());
+        if (result.Succeeded) KubeRouterLog.Routed(_logger, routes.Kind, canary.ServiceName, canary.Namespace, weights.ToString());
         return result;
     }
 
@@ -103,25 +111,30 @@ public sealed class GatewayApiRouter : IKubeRouter
             return RoutePlan.Failed($"cannot route {canary.Id}: GatewayRefs must be specified when using Gateway API as a provider (service.gatewayRefs)");
         if (RouterCapabilities.Refusal(canary, Provider) is { } refusal) return RoutePlan.Failed(refusal);
         if (canary.ServicePort is null) return RoutePlan.Failed($"cannot route {canary.Id}: service.port is required");
+        var grpc = RouterCapabilities.IsGrpcRoute(canary);
+        if (grpc && GrpcUnsupported(service) is { } unsupported) return RoutePlan.Failed($"cannot route {canary.Id}: {unsupported}");
 
         var serviceMatches = new JsonArray();
-        foreach (var m in service.Match ?? [])
+        for (var i = 0; i < (service.Match?.Count ?? 0); i++)
         {
-            var mapped = ServiceMatch(m);
+            var mapped = grpc ? GrpcServiceMatch(service.Match![i], i) : ServiceMatch(service.Match![i]);
             if (mapped.Error is not null) return RoutePlan.Failed($"cannot route {canary.Id}: invalid request matching selectors: {mapped.Error}");
             if (mapped.Value is { Count: > 0 } match) serviceMatches.Add(match);
         }
-        if (serviceMatches.Count == 0) serviceMatches.Add(new JsonObject { ["path"] = new JsonObject { ["type"] = "PathPrefix", ["value"] = "/" } });
+        // An HTTPRoute matches every path by default; a GRPCRoute rule without matches takes every call.
+        if (serviceMatches.Count == 0 && !grpc) serviceMatches.Add(new JsonObject { ["path"] = new JsonObject { ["type"] = "PathPrefix", ["value"] = "/" } });
 
         JsonArray? canaryMatches = null;
         if (canary.Match.Count > 0)
         {
             canaryMatches = [];
-            foreach (var a in canary.Match)
+            for (var i = 0; i < canary.Match.Count; i++)
             {
-                var mapped = AnalysisMatch(a);
+                if (grpc && canary.Match[i].QueryParams is { Count: > 0 })
+                    return RoutePlan.Failed($"cannot route {canary.Id}: spec.analysis.match[{i}].queryParams: a GRPCRoute matches gRPC headers, services and methods only");
+                var mapped = AnalysisMatch(canary.Match[i]);
                 if (mapped.Error is not null) return RoutePlan.Failed($"cannot route {canary.Id}: {mapped.Error}");
-                foreach (var s in serviceMatches)
+                foreach (var s in serviceMatches.Count > 0 ? serviceMatches : [new JsonObject()])
                 {
                     var merged = (JsonObject)s!.DeepClone();
                     if (mapped.Value!["headers"] is { } headers) merged["headers"] = headers.DeepClone();
@@ -174,12 +187,13 @@ public sealed class GatewayApiRouter : IKubeRouter
         if (service.Hosts is { Count: > 0 } hosts) spec["hostnames"] = RoutingJson.Node(hosts);
         spec["rules"] = rules;
         var annotations = RoutingJson.Merge(service.Apex?.Annotations, RoutingJson.FluxOptOut);
-        return RoutingJson.Desire(_routes.Type, canary.ServiceName, canary, current, spec, service.Apex?.Labels, annotations);
+        return RoutingJson.Desire(RoutesOf(canary).Type, canary.ServiceName, canary, current, spec, service.Apex?.Labels, annotations);
     }
 
     private static JsonObject Rule(JsonArray matches, JsonArray filters, JsonObject? timeouts, params JsonObject[] backends)
     {
-        var rule = new JsonObject { ["matches"] = matches.DeepClone() };
+        var rule = new JsonObject();
+        if (matches.Count > 0) rule["matches"] = matches.DeepClone();
         if (filters.Count > 0) rule["filters"] = filters.DeepClone();
         rule["backendRefs"] = RoutingJson.Array(backends);
         if (timeouts is not null) rule["timeouts"] = timeouts.DeepClone();
@@ -287,6 +301,44 @@ public sealed class GatewayApiRouter : IKubeRouter
         return filter;
     }
 
+    /// <summary>What a GRPCRoute cannot carry of <c>spec.service</c> (it has no rewrites and no timeouts), or null.</summary>
+    private static string? GrpcUnsupported(CanaryService service) =>
+        service.Rewrite is not null ? "spec.service.rewrite: a GRPCRoute has no URL rewrite"
+        : !string.IsNullOrEmpty(service.Timeout) ? "spec.service.timeout: a GRPCRoute has no timeouts"
+        : !string.IsNullOrEmpty(service.BackendTimeout) ? "spec.service.backendTimeout: a GRPCRoute has no timeouts"
+        : null;
+
+    /// <summary>
+    /// <c>service.match</c> as a GRPCRouteMatch: a gRPC call's path is <c>/&lt;service&gt;/&lt;method&gt;</c>, so an exact
+    /// uri <c>/pkg.Service/Method</c> is that service and method, a prefix <c>/pkg.Service/</c> the service; headers
+    /// match as they are. Anything else is an error naming the field.
+    /// </summary>
+    private static Outcome<JsonObject> GrpcServiceMatch(HttpMatchRequest m, int index)
+    {
+        var path = $"spec.service.match[{index}]";
+        if (m.QueryParams is { Count: > 0 } || m.Method is not null)
+            return Outcome<JsonObject>.Fail($"{path}: a GRPCRoute matches gRPC services, methods and headers only (no query parameters or HTTP methods)");
+        var match = new JsonObject();
+        if (m.Uri is { } uri)
+        {
+            var exact = uri.Exact?.Trim('/').Split('/');
+            var prefix = uri.Prefix?.Trim('/');
+            if (exact is [{ Length: > 0 } service, { Length: > 0 } method])
+                match["method"] = new JsonObject { ["type"] = "Exact", ["service"] = service, ["method"] = method };
+            else if (string.IsNullOrEmpty(uri.Exact) && prefix is { Length: > 0 } && !prefix.Contains('/', StringComparison.Ordinal))
+                match["method"] = new JsonObject { ["type"] = "Exact", ["service"] = prefix };
+            else
+                return Outcome<JsonObject>.Fail($"{path}.uri: a GRPCRoute matches a gRPC service (prefix /<service>/) or a service's method (exact /<service>/<method>)");
+        }
+        if (m.Headers is { Count: > 0 } headers)
+        {
+            var mapped = Values(headers.Select(h => (h.Key, h.Value.Exact, h.Value.Prefix, (string?)null, h.Value.Regex)), "header");
+            if (mapped.Error is not null) return Outcome<JsonObject>.Fail(mapped.Error);
+            match["headers"] = mapped.Value;
+        }
+        return match;
+    }
+
     /// <summary><c>service.match</c> (Istio's HTTPMatchRequest) as an HTTPRouteMatch: uri, method, headers and query parameters.</summary>
     private static Outcome<JsonObject> ServiceMatch(HttpMatchRequest m)
     {
@@ -362,7 +414,8 @@ public sealed class GatewayApiRouter : IKubeRouter
     {
         string primary = canary.ServiceName + "-primary", canaryName = canary.ServiceName + "-canary";
         var id = $"{canary.ServiceName}.{canary.Namespace}";
-        if (checkParents && ParentNotReady(route, id) is { } notReady) return Outcome<RouteWeights>.Fail(notReady);
+        var kind = RoutesOf(canary).Kind;
+        if (checkParents && ParentNotReady(route, kind, id) is { } notReady) return Outcome<RouteWeights>.Fail(notReady);
         int? p = null, c = null;
         var mirrored = false;
         foreach (var rule in (route["spec"]?["rules"] as JsonArray ?? []).OfType<JsonObject>())
@@ -386,12 +439,12 @@ public sealed class GatewayApiRouter : IKubeRouter
             }
         }
         if (p is null || c is null)
-            return Outcome<RouteWeights>.Fail($"HTTPRoute {id} does not contain routes for {primary} and {canaryName}");
+            return Outcome<RouteWeights>.Fail($"{kind} {id} does not contain routes for {primary} and {canaryName}");
         return new RouteWeights(p.Value, c.Value, mirrored);
     }
 
     /// <summary>Gateway API v1: a parent that has not accepted the current generation of the route (when the status says so).</summary>
-    private static string? ParentNotReady(JsonObject route, string id)
+    private static string? ParentNotReady(JsonObject route, string kind, string id)
     {
         var generation = route["metadata"]?["generation"]?.GetValue<long>() ?? 0;
         var parents = route["spec"]?["parentRefs"] as JsonArray ?? [];
@@ -405,7 +458,7 @@ public sealed class GatewayApiRouter : IKubeRouter
                 var state = RoutingJson.Text(condition["status"]);
                 var observed = condition["observedGeneration"]?.GetValue<long>() ?? 0;
                 if (state != "True" || observed < generation)
-                    return $"HTTPRoute {id} parent {RoutingJson.Text(parentRef?["name"])} is not ready (status: {state}, observed generation: {observed}, current generation: {generation})";
+                    return $"{kind} {id} parent {RoutingJson.Text(parentRef?["name"])} is not ready (status: {state}, observed generation: {observed}, current generation: {generation})";
             }
         }
         return null;

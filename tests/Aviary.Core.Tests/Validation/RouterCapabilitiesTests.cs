@@ -106,4 +106,26 @@ public sealed class RouterCapabilitiesTests
             Assert.Equal(provider != Providers.Kubernetes, RouterCapabilities.Of(provider).Weights);
         }
     }
+
+    private static string GrpcCanary(string analysis, string provider) =>
+        Canary(analysis, $"provider: {provider}").Replace("    port: 9898", "    port: 9898\n    routeKind: GRPCRoute", StringComparison.Ordinal);
+
+    [Fact]
+    public void GrpcRoute_OnGatewayApi_ValidAndOtherProvidersRefuseItAtRouteKind()
+    {
+        Assert.Empty(ReadOne(GrpcCanary(Mirroring, "gatewayapi:v1")).Errors());
+        Assert.Empty(ReadOne(GrpcCanary(ABTesting, "gatewayapi:v1beta1")).Errors());
+        Assert.Equal(["spec.service.routeKind: GRPCRoute is written by the gatewayapi:v1 and gatewayapi:v1beta1 routers only, not by the istio router"],
+            ReadOne(GrpcCanary(ABTesting, "istio")).Errors());
+    }
+
+    [Fact]
+    public void GrpcRoute_SessionAffinity_RefusedAtItsPathWithTheReason() =>
+        Assert.Equal(["spec.analysis.sessionAffinity: session affinity is not supported by the gatewayapi:v1 router for a GRPCRoute (spec.service.routeKind): gRPC clients keep no cookies"],
+            ReadOne(GrpcCanary(Affinity, "gatewayapi:v1")).Errors());
+
+    [Fact]
+    public void RouteKind_NotAKind_RefusedWithTheAllowedValues() =>
+        Assert.Contains(ReadOne(Canary(Mirroring, "provider: gatewayapi:v1").Replace("    port: 9898", "    port: 9898\n    routeKind: TCPRoute", StringComparison.Ordinal)).Errors(),
+            e => e.StartsWith("spec.service.routeKind:", StringComparison.Ordinal) && e.Contains("GRPCRoute", StringComparison.Ordinal));
 }

@@ -318,6 +318,84 @@ public sealed class GatewayApiRouterTests(KubeApiServerFixture fixture)
         Assert.Equal(RouteWeights.AllPrimary, RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
     }
 
+    /// <summary>
+    /// A canary of the test server whose policy asks for a GRPCRoute: the server has Flagger's Canary CRD, which does
+    /// not know Aviary's <c>spec.service.routeKind</c>, so the extension is added to the compiled policy.
+    /// </summary>
+    private static async Task<Core.Policy.CanaryPolicy> GrpcCanaryAsync(RouterTestBed bed, string provider, string service, string? analysis = null)
+    {
+        var policy = analysis is null ? await bed.CanaryAsync(provider, service: service) : await bed.CanaryAsync(provider, service: service, analysis: analysis);
+        var spec = policy.Manifest.Spec;
+        return policy with { Manifest = policy.Manifest with { Spec = spec with { Service = spec.Service! with { RouteKind = "GRPCRoute" } } } };
+    }
+
+    private static string GrpcBackends(int primary, int canary) =>
+        $$"""[{"kind":"Service","name":"podinfo-primary","port":9898,"weight":{{primary}}},{"kind":"Service","name":"podinfo-canary","port":9898,"weight":{{canary}}}]""";
+
+    [Theory]
+    [InlineData("gatewayapi:v1beta1")]
+    [InlineData("gatewayapi:v1")]
+    public async Task GrpcRoute_CanaryStepsThenAbTest_ExactGrpcRouteWithServiceAndMethodMatches(string provider)
+    {
+        using var bed = await RouterTestBed.CreateAsync(Server, "gw-grpc");
+        const string GrpcService = "{port: 9898, hosts: [grpc.example.com], gatewayRefs: [{name: public, namespace: edge}],"
+            + " match: [{uri: {prefix: /podinfo.Echo/}}, {uri: {exact: /grpc.health.v1.Health/Check}, headers: {x-tenant: {exact: blue}}}],"
+            + " headers: {request: {set: {x-routed-by: aviary}}}}";
+        var canary = await GrpcCanaryAsync(bed, provider, GrpcService);
+        var router = bed.Router(provider);
+
+        RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
+        Assert.Null(await bed.ReadAsync(Api(provider), "httproutes/podinfo"));
+        const string Matches = """
+            [{"method":{"type":"Exact","service":"podinfo.Echo"}},
+             {"method":{"type":"Exact","service":"grpc.health.v1.Health","method":"Check"},"headers":[{"type":"Exact","name":"x-tenant","value":"blue"}]}]
+            """;
+        const string Filters = """[{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"x-routed-by","value":"aviary"}]}}]""";
+        foreach (var weight in new[] { 0, 10, 50 })
+        {
+            if (weight > 0) RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(100 - weight, weight), default));
+            var route = await bed.RequireAsync("gateway.networking.k8s.io/v1", "grpcroutes/podinfo");
+            Assert.Equal("GRPCRoute", route["kind"]!.GetValue<string>());
+            DeploymentWorkloadTests.AssertOwnedBy(route, canary);
+            RouterTestBed.AssertShape($$"""
+                {"parentRefs":[{"name":"public","namespace":"edge"}],"hostnames":["grpc.example.com"],
+                 "rules":[{"matches":{{Matches}},"filters":{{Filters}},"backendRefs":{{GrpcBackends(100 - weight, weight)}}}]}
+                """, route["spec"]);
+            Assert.Null(route["spec"]!["rules"]![0]!["timeouts"]);
+            Assert.Equal(new RouteWeights(100 - weight, weight), RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
+        }
+
+        // A/B testing: the analysis headers in each service match, then the service's rule to the primary alone.
+        var ab = await GrpcCanaryAsync(bed, provider, "{port: 9898, gatewayRefs: [{name: public, namespace: edge}]}",
+            analysis: "iterations: 10\n    match: [{headers: {x-canary: {exact: insider}}}, {headers: {user-agent: {prefix: grpc-go}}}]");
+        RouterTestBed.Succeeded(await router.SetRoutesAsync(ab, new RouteWeights(0, 100), default));
+        RouterTestBed.AssertShape($$"""
+            {"rules":[
+              {"matches":[{"headers":[{"type":"Exact","name":"x-canary","value":"insider"}]},{"headers":[{"type":"RegularExpression","name":"user-agent","value":"grpc-go.*"}]}],
+               "backendRefs":{{GrpcBackends(0, 100)}}},
+              {"backendRefs":[{"kind":"Service","name":"podinfo-primary","port":9898,"weight":100}]}]}
+            """, (await bed.RequireAsync("gateway.networking.k8s.io/v1", "grpcroutes/podinfo"))["spec"]);
+        Assert.Equal(new RouteWeights(0, 100), RouterTestBed.Weights(await router.GetRoutesAsync(ab, default)));
+    }
+
+    [Theory]
+    [InlineData("{port: 9898, gatewayRefs: [{name: public}], timeout: 10s}", "", "spec.service.timeout: a GRPCRoute has no timeouts")]
+    [InlineData("{port: 9898, gatewayRefs: [{name: public}], rewrite: {uri: /v2}}", "", "spec.service.rewrite: a GRPCRoute has no URL rewrite")]
+    [InlineData("{port: 9898, gatewayRefs: [{name: public}], match: [{uri: {regex: /api.*}}]}", "", "spec.service.match[0].uri: a GRPCRoute matches a gRPC service")]
+    [InlineData("{port: 9898, gatewayRefs: [{name: public}]}", "iterations: 10\n    match: [{queryParams: {beta: {exact: yes-please}}}]", "spec.analysis.match[0].queryParams: a GRPCRoute matches gRPC headers")]
+    [InlineData("{port: 9898, gatewayRefs: [{name: public}]}", "stepWeight: 10\n    maxWeight: 50\n    sessionAffinity: {cookieName: c}", "spec.analysis.sessionAffinity: session affinity is not supported by the gatewayapi:v1 router for a GRPCRoute")]
+    public async Task GrpcRoute_WhatItCannotCarry_RefusedWithTheFieldAndNothingWritten(string service, string analysis, string error)
+    {
+        using var bed = await RouterTestBed.CreateAsync(Server, "gw-grpc-refused");
+        var canary = await GrpcCanaryAsync(bed, "gatewayapi:v1", service, analysis.Length == 0 ? null : analysis);
+
+        var refused = await bed.Router("gatewayapi:v1").ReconcileAsync(canary, default);
+
+        Assert.False(refused.Succeeded);
+        Assert.Contains(error, refused.Error, StringComparison.Ordinal);
+        Assert.Null(await bed.ReadAsync("gateway.networking.k8s.io/v1", "grpcroutes/podinfo"));
+    }
+
     [Fact]
     public async Task FinalizeAsync_RoutesEverythingToPrimaryWithoutMirror()
     {

@@ -27,6 +27,12 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
     /// <summary>What the provider's object model supports: A/B matching, mirroring.</summary>
     protected abstract (bool Match, bool Mirror) Expected { get; }
 
+    /// <summary>Aviary's <c>spec.service.routeKind</c> of the contract's canaries (Gateway API: HTTPRoute or GRPCRoute), or null.</summary>
+    protected virtual string? RouteKind => null;
+
+    protected override RouterCapabilities Capabilities => RouteKind is null ? base.Capabilities
+        : RouterCapabilities.For(Place(ContractCanaries.Canary(Provider, 1), "test", ""), Provider);
+
     private KubeApiServer Server => fixture.Server;
 
     [Fact]
@@ -36,7 +42,8 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         var created = new KubeRouterFactory(client).Create(Provider);
         Assert.True(created.Succeeded, created.Error);
 
-        var capabilities = RouterCapabilities.Of(created.Value!.Provider);
+        var capabilities = Capabilities;
+        Assert.Equal(Provider, created.Value!.Provider);
         Assert.Equal(Expected, (capabilities.Match, capabilities.Mirror));
     }
 
@@ -153,6 +160,7 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
             {
                 RegistryKey = canary.Id,
             };
+            if (RouteKind == "GRPCRoute") target = target with { Kind = TestMeshKind.GrpcRoute, ApiVersion = "gateway.networking.k8s.io/v1" };
             mesh = TestMesh.Start(Server, target);
             var proxy = await mesh.StartProxyAsync();
             return new MeshRouterUnderTest(created.Value!, mesh, proxy, client, c => Place(c, ns, uid));
@@ -177,7 +185,7 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         {
             spec = spec with
             {
-                Service = (spec.Service ?? new CanaryService()) with { GatewayRefs = [new ParentReference { Name = "public", Namespace = "edge" }] },
+                Service = (spec.Service ?? new CanaryService()) with { GatewayRefs = [new ParentReference { Name = "public", Namespace = "edge" }], RouteKind = RouteKind },
             };
         }
         return canary with
@@ -274,6 +282,20 @@ public sealed class GatewayApiV1Beta1RouterContractTests(KubeApiServerFixture fi
 public sealed class GatewayApiV1RouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
 {
     protected override string Provider => "gatewayapi:v1";
+
+    protected override (bool Match, bool Mirror) Expected => (true, true);
+}
+
+/// <summary>
+/// The contract for <c>gatewayapi:v1</c> writing a GRPCRoute (Aviary's <c>spec.service.routeKind</c>): weights, A/B
+/// matching by header, mirroring; no session affinity. The test mesh follows the GRPCRoute.
+/// </summary>
+[Collection(KubeCollection.Name)]
+public sealed class GrpcRouteRouterContractTests(KubeApiServerFixture fixture) : KubeRouterContract(fixture)
+{
+    protected override string Provider => "gatewayapi:v1";
+
+    protected override string? RouteKind => "GRPCRoute";
 
     protected override (bool Match, bool Mirror) Expected => (true, true);
 }

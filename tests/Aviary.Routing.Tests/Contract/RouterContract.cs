@@ -15,6 +15,9 @@ public abstract class RouterContract
     /// <summary>The <c>spec.provider</c> of the canaries this router serves.</summary>
     protected abstract string Provider { get; }
 
+    /// <summary>What the router can do for the contract's canaries (its provider's capabilities by default).</summary>
+    protected virtual RouterCapabilities Capabilities => RouterCapabilities.Of(Provider);
+
     /// <summary>Sets up the router for <paramref name="canary"/> (its service listens on <c>canary.ServicePort</c>);
     /// the contract reconciles it and publishes its instances.</summary>
     protected abstract Task<IRouterUnderTest> StartRouterAsync(CanaryPolicy canary);
@@ -244,7 +247,7 @@ public abstract class RouterContract
 
         var result = await s.Router.Router.SetRoutesAsync(ab, new RouteWeights(0, 100), CancellationToken.None);
 
-        if (RouterCapabilities.Of(Provider).Match)
+        if (Capabilities.Match)
         {
             Assert.True(result.Succeeded, result.Error);
             Assert.Equal("canary", await s.GetWithHeaderAsync("x-canary", "insider"));
@@ -273,7 +276,7 @@ public abstract class RouterContract
 
         var result = await s.Router.Router.SetRoutesAsync(sticky, new RouteWeights(50, 50), CancellationToken.None);
 
-        if (!RouterCapabilities.Of(Provider).SessionAffinity)
+        if (!Capabilities.SessionAffinity)
         {
             Assert.False(result.Succeeded);
             Assert.Contains("session affinity is not supported", result.Error, StringComparison.Ordinal);
@@ -328,7 +331,7 @@ public abstract class RouterContract
 
         var result = await s.Router.Router.SetRoutesAsync(mirroring, new RouteWeights(100, 0, Mirrored: true), CancellationToken.None);
 
-        if (RouterCapabilities.Of(Provider).Mirror)
+        if (Capabilities.Mirror)
         {
             Assert.True(result.Succeeded, result.Error);
             Assert.Equal((20, 0), await s.CountAsync(20));
