@@ -131,7 +131,9 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         var source = template.Spec.Provider.Type;
         var (provider, _, error, _) = await TemplateProviderAsync(canary, metric, reference, ct, template).ConfigureAwait(false);
         if (provider is null) return MetricSample.Failed(error!, source);
-        var query = QueryTemplate.Render(template.Spec.Query, Model(canary, metric));
+        var model = await ModelAsync(canary, metric, ct).ConfigureAwait(false);
+        if (!model.Succeeded) return MetricSample.Failed($"metric template {id}: {model.Error}", source);
+        var query = QueryTemplate.Render(template.Spec.Query, model.Value!);
         if (!query.Succeeded) return MetricSample.Failed($"metric template {id}: {query.Error}", source);
         Log.TemplateQuery(_logger, id, canary.Id, query.Value!);
         var result = await provider.RunQueryAsync(query.Value!, ct).ConfigureAwait(false);
@@ -182,7 +184,9 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         var server = MetricsServerOf(canary);
         if (!server.Succeeded) return MetricSample.Failed(server.Error!, PrometheusSource);
         if (server.Value is null) return MetricSample.Failed(NoServer(metric), PrometheusSource);
-        var rendered = QueryTemplate.Render(query, Model(canary, metric));
+        var model = await ModelAsync(canary, metric, ct).ConfigureAwait(false);
+        if (!model.Succeeded) return MetricSample.Failed($"metric {metric.Name} query: {model.Error}", PrometheusSource);
+        var rendered = QueryTemplate.Render(query, model.Value!);
         if (!rendered.Succeeded) return MetricSample.Failed($"metric {metric.Name} query: {rendered.Error}", PrometheusSource);
         Log.Query(_logger, metric.Name, canary.Id, PrometheusClient.SafeAddress(server.Value), rendered.Value!);
         var result = await ServerProvider(server.Value).RunQueryAsync(rendered.Value!, ct).ConfigureAwait(false);
@@ -198,7 +202,9 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         var observer = ObserverQueries.For(provider);
         if (!observer.Succeeded) return MetricSample.Failed(observer.Error!, provider);
         var queries = observer.Value!;
-        var rendered = queries.Render(metric.Name, Model(canary, metric));
+        var model = await ModelAsync(canary, metric, ct).ConfigureAwait(false);
+        if (!model.Succeeded) return MetricSample.Failed($"{queries.Provider} {metric.Name} query: {model.Error}", queries.Provider);
+        var rendered = queries.Render(metric.Name, model.Value!);
         if (!rendered.Succeeded) return MetricSample.Failed($"{queries.Provider} {metric.Name} query: {rendered.Error}", queries.Provider);
         Log.Query(_logger, metric.Name, canary.Id, PrometheusClient.SafeAddress(server.Value), rendered.Value!);
         var result = await ServerProvider(server.Value).RunQueryAsync(rendered.Value!, ct).ConfigureAwait(false);
@@ -242,8 +248,9 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         return new ArmSample(values[0], values[1], Math.Max(0, values[2] - values[3]));
     }
 
-    private MetricTemplateModel Model(CanaryPolicy canary, MetricCheck metric) =>
-        MetricTemplateModel.For(canary, metric, _options.RuntimeVariables?.Invoke(canary));
+    private ValueTask<Outcome<MetricTemplateModel>> ModelAsync(CanaryPolicy canary, MetricCheck metric, CancellationToken ct) =>
+        MetricTemplateModel.ForAsync(canary, metric, canary.Provider.Length > 0 ? canary.Provider : _options.DefaultProvider, _options.Cluster,
+            _options.RuntimeVariables?.Invoke(canary), ct);
 
     /// <summary>The canary's Prometheus: <c>spec.metricsServer</c>, else the runtime's; null when neither is set.</summary>
     private Outcome<Uri?> MetricsServerOf(CanaryPolicy canary)

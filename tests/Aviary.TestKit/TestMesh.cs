@@ -227,7 +227,7 @@ public enum TestMeshKind
     /// <summary>Traefik's weighted <c>TraefikService</c> named after the apex service.</summary>
     TraefikService,
 
-    /// <summary>APISIX's <c>&lt;route&gt;-canary</c> ApisixRoute (the copy of the user's route Aviary writes).</summary>
+    /// <summary>APISIX's <c>&lt;route&gt;-&lt;service&gt;-canary</c> ApisixRoute (the copy of the user's route Aviary writes).</summary>
     ApisixRoute,
 
     /// <summary>Contour's <c>HTTPProxy</c> named after the apex service.</summary>
@@ -267,11 +267,17 @@ public sealed record TestMeshTarget
 
     public string IngressAnnotationsPrefix { get; init; } = "nginx.ingress.kubernetes.io";
 
-    /// <summary>APISIX: the user's ApisixRoute (<c>spec.routeRef.name</c>); the mesh reads <c>&lt;route&gt;-canary</c>.</summary>
+    /// <summary>APISIX: the user's ApisixRoute (<c>spec.routeRef.name</c>); the mesh reads <c>&lt;route&gt;-&lt;service&gt;-canary</c>.</summary>
     public string? Route { get; init; }
 
     /// <summary>The canary's workload (the Deployment, Flagger's <c>{{ target }}</c>) in the metrics; default <see cref="Service"/>. The primary's is <c>&lt;workload&gt;-primary</c>.</summary>
     public string? Workload { get; init; }
+
+    /// <summary>The apex service's port (the data planes name clusters by it); default 9898.</summary>
+    public int Port { get; init; } = 9898;
+
+    /// <summary>The host the user's route or Ingress serves (in the route names of Skipper and APISIX); default app.example.com.</summary>
+    public string Host { get; init; } = "app.example.com";
 
     public string PrimaryService => Service + "-primary";
 
@@ -348,7 +354,7 @@ public sealed record TestMeshTarget
                 TestMeshKind.RouteTable => ("routetables", Service),
                 TestMeshKind.TrafficRoute => ("trafficroutes", Service),
                 TestMeshKind.KnativeService => ("services", WorkloadName),
-                TestMeshKind.ApisixRoute => ("apisixroutes", (Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")) + "-canary"),
+                TestMeshKind.ApisixRoute => ("apisixroutes", $"{Route ?? throw new InvalidOperationException("an ApisixRoute target needs Route")}-{Service}-canary"),
                 _ => ("ingresses", (Ingress ?? throw new InvalidOperationException("an Ingress target needs Ingress")) + "-canary"),
             };
             // Kuma's TrafficRoutes are cluster-scoped.

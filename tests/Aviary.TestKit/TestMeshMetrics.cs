@@ -101,11 +101,8 @@ public sealed record TestMeshMetricsOptions
 
     public TestMeshArm Canary { get; init; } = TestMeshArm.Healthy;
 
-    /// <summary>Expose Linkerd's families (<c>response_total</c>, <c>response_latency_ms</c>); default true.</summary>
-    public bool Linkerd { get; init; } = true;
-
-    /// <summary>Expose Istio's families (<c>istio_requests_total</c>, <c>istio_request_duration_milliseconds</c>); default true.</summary>
-    public bool Istio { get; init; } = true;
+    /// <summary>The data planes whose families are exposed; default Linkerd's and Istio's.</summary>
+    public IReadOnlyList<TestMeshSeries> Series { get; init; } = [TestMeshSeries.Linkerd, TestMeshSeries.Istio];
 
     /// <summary>Port of the <c>/metrics</c> listener on 127.0.0.1; 0: a free one.</summary>
     public int Port { get; init; }
@@ -118,24 +115,14 @@ public sealed record TestMeshCounts(long Total, long Errors, IReadOnlyDictionary
 /// The test mesh's metrics data plane: no backends, but requests generated at <see cref="TestMeshMetricsOptions.RequestsPerSecond"/>
 /// and routed by the mesh's current routing (weights, A/B rules for <see cref="TestMeshMetricsOptions.MatchShare"/> of
 /// them, mirrors), each answered by its version's <see cref="TestMeshArm"/> (changeable at runtime to model a bad
-/// release). The counters are served at <see cref="Url"/> as the inbound side of the workloads reports them:
-/// Linkerd's <c>response_total{direction="inbound",namespace,deployment,classification,status_code}</c> and
-/// <c>response_latency_ms_bucket{direction,namespace,deployment,le}</c>, Istio's
-/// <c>istio_requests_total{reporter="destination",destination_workload_namespace,destination_workload,response_code}</c>
-/// and <c>istio_request_duration_milliseconds_bucket{…,le}</c>, with the workload <c>&lt;target&gt;</c> for the canary
-/// and <c>&lt;target&gt;-primary</c> for the primary. A version's series appear with its first request. Flagger's
-/// built-in queries for Linkerd and Istio read them as they read a real mesh.
+/// release). The counters are served at <see cref="Url"/> in the families of <see cref="TestMeshMetricsOptions.Series"/>,
+/// as each data plane names and labels them (<see cref="TestMeshSeries"/>; by default Linkerd's <c>response_total</c> and
+/// <c>response_latency_ms</c> and Istio's <c>istio_requests_total</c> and <c>istio_request_duration_milliseconds</c>), with
+/// the workload <c>&lt;target&gt;</c> for the canary and <c>&lt;target&gt;-primary</c> for the primary. A version's series
+/// appear with its first request. Flagger's built-in queries read them as they read the real data plane.
 /// </summary>
 public sealed class TestMeshMetrics : IAsyncDisposable
 {
-    /// <summary>Linkerd proxy's latency buckets, in milliseconds.</summary>
-    public static IReadOnlyList<double> LinkerdBuckets { get; } =
-        [1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
-
-    /// <summary>Istio's default latency buckets, in milliseconds.</summary>
-    public static IReadOnlyList<double> IstioBuckets { get; } =
-        [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
-
     private readonly TestMesh _mesh;
     private readonly TestMeshMetricsOptions _options;
     private readonly Lock _lock = new();
@@ -157,10 +144,13 @@ public sealed class TestMeshMetrics : IAsyncDisposable
         _random = new Random(options.Seed);
         _arms = new Dictionary<BackendRole, ArmState>
         {
-            [BackendRole.Primary] = new(options.Primary),
-            [BackendRole.Canary] = new(options.Canary),
+            [BackendRole.Primary] = new(options.Primary, Bounds(options)),
+            [BackendRole.Canary] = new(options.Canary, Bounds(options)),
         };
     }
+
+    private static IReadOnlyList<IReadOnlyList<double>> Bounds(TestMeshMetricsOptions options) =>
+        [.. options.Series.Select(s => s.BucketsMs).Distinct()];
 
     /// <summary>The metrics endpoint, e.g. <c>http://127.0.0.1:40123/metrics</c>.</summary>
     public Uri Url { get; private set; } = null!;
@@ -252,8 +242,8 @@ public sealed class TestMeshMetrics : IAsyncDisposable
                     _unrouted++;
                     continue;
                 }
-                Answer(role);
-                if (rule.Mirror is { Role: { } mirrorRole } && picker.TakeMirror()) Answer(mirrorRole);
+                Answer(role, destination.Service);
+                if (rule.Mirror is { Role: { } mirrorRole } mirror && picker.TakeMirror()) Answer(mirrorRole, mirror.Service);
             }
         }
     }
@@ -276,53 +266,17 @@ public sealed class TestMeshMetrics : IAsyncDisposable
         lock (_lock)
         {
             var arms = new[] { BackendRole.Primary, BackendRole.Canary }.Where(r => _arms[r].Seen)
-                .Select(r => (Workload: r == BackendRole.Primary ? target.WorkloadName + "-primary" : target.WorkloadName, State: _arms[r]))
+                .Select(r => _arms[r].Sample(r, r == BackendRole.Primary ? target.WorkloadName + "-primary" : target.WorkloadName))
                 .ToList();
-            if (_options.Linkerd)
-            {
-                w.Family("response_total", "counter", "Total count of HTTP responses (test mesh, Linkerd's inbound proxy format).");
-                foreach (var (workload, state) in arms)
-                {
-                    foreach (var (status, count) in state.ByStatus.OrderBy(s => s.Key))
-                    {
-                        w.Sample("response_total", count, ("direction", "inbound"), ("namespace", target.Namespace), ("deployment", workload),
-                            ("classification", status >= 500 ? "failure" : "success"), ("status_code", status.ToString(CultureInfo.InvariantCulture)));
-                    }
-                }
-                w.Family("response_latency_ms", "histogram", "Elapsed times between a request's headers being received and its response stream completing (test mesh).");
-                foreach (var (workload, state) in arms)
-                {
-                    w.Histogram("response_latency_ms", LinkerdBuckets, state.LinkerdCounts, state.SumMs,
-                        ("direction", "inbound"), ("namespace", target.Namespace), ("deployment", workload));
-                }
-            }
-            if (_options.Istio)
-            {
-                w.Family("istio_requests_total", "counter", "Requests received (test mesh, Istio's destination reporter format).");
-                foreach (var (workload, state) in arms)
-                {
-                    foreach (var (status, count) in state.ByStatus.OrderBy(s => s.Key))
-                    {
-                        w.Sample("istio_requests_total", count, ("reporter", "destination"), ("destination_workload_namespace", target.Namespace),
-                            ("destination_workload", workload), ("destination_service_name", target.Service),
-                            ("response_code", status.ToString(CultureInfo.InvariantCulture)));
-                    }
-                }
-                w.Family("istio_request_duration_milliseconds", "histogram", "Request durations (test mesh, Istio's destination reporter format).");
-                foreach (var (workload, state) in arms)
-                {
-                    w.Histogram("istio_request_duration_milliseconds", IstioBuckets, state.IstioCounts, state.SumMs,
-                        ("reporter", "destination"), ("destination_workload_namespace", target.Namespace), ("destination_workload", workload),
-                        ("destination_service_name", target.Service));
-                }
-            }
+            foreach (var series in _options.Series) series.Write(w, target, arms);
         }
         return w.ToString();
     }
 
-    private void Answer(BackendRole role)
+    private void Answer(BackendRole role, string backend)
     {
         var state = _arms[role];
+        state.Backend = backend;
         var arm = state.Arm;
         var failed = _options.ErrorSpread == TestMeshErrorSpread.Random
             ? arm.ErrorRate > 0 && _random.NextDouble() < arm.ErrorRate
@@ -370,19 +324,19 @@ public sealed class TestMeshMetrics : IAsyncDisposable
 
     public override string ToString() => $"test mesh metrics of {_mesh.Target} at {Url}";
 
-    private sealed class ArmState(TestMeshArm arm)
+    private sealed class ArmState(TestMeshArm arm, IReadOnlyList<IReadOnlyList<double>> bounds)
     {
         public TestMeshArm Arm { get; set; } = arm;
 
         public bool Seen { get; private set; }
 
+        /// <summary>The destination that answered last (a Knative revision, say).</summary>
+        public string Backend { get; set; } = "";
+
         public SortedDictionary<int, long> ByStatus { get; } = [];
 
-        public long[] LinkerdCounts { get; } = new long[LinkerdBuckets.Count + 1];
-
-        public long[] IstioCounts { get; } = new long[IstioBuckets.Count + 1];
-
-        public double SumMs { get; private set; }
+        // Per status: observations per bucket of each bound set (by reference), and the latency sum.
+        private readonly SortedDictionary<int, (long[][] Buckets, double SumMs)> _latency = [];
 
         private double _errorCredit;
 
@@ -401,9 +355,32 @@ public sealed class TestMeshMetrics : IAsyncDisposable
         {
             Seen = true;
             ByStatus[status] = ByStatus.GetValueOrDefault(status) + 1;
-            LinkerdCounts[Bucket(LinkerdBuckets, latencyMs)]++;
-            IstioCounts[Bucket(IstioBuckets, latencyMs)]++;
-            SumMs += latencyMs;
+            if (!_latency.TryGetValue(status, out var latency))
+                latency = ([.. bounds.Select(b => new long[b.Count + 1])], 0);
+            for (var i = 0; i < bounds.Count; i++) latency.Buckets[i][Bucket(bounds[i], latencyMs)]++;
+            _latency[status] = (latency.Buckets, latency.SumMs + latencyMs);
+        }
+
+        /// <summary>A copy of what this version answered, for the series to write.</summary>
+        public TestMeshArmSample Sample(BackendRole role, string workload)
+        {
+            var copy = _latency.ToDictionary(l => l.Key, l => (Buckets: l.Value.Buckets.Select(b => (long[])b.Clone()).ToArray(), l.Value.SumMs));
+            var byStatus = new SortedDictionary<int, long>(ByStatus);
+            long[] Buckets(IReadOnlyList<double> boundsMs, int? status)
+            {
+                var index = -1;
+                for (var i = 0; i < bounds.Count; i++) if (ReferenceEquals(bounds[i], boundsMs)) index = i;
+                if (index < 0) throw new ArgumentException("these bounds are not one of the mesh's series' buckets", nameof(boundsMs));
+                var sum = new long[boundsMs.Count + 1];
+                foreach (var (code, latency) in copy)
+                {
+                    if (status is { } only && code != only) continue;
+                    for (var i = 0; i < sum.Length; i++) sum[i] += latency.Buckets[index][i];
+                }
+                return sum;
+            }
+            double SumMs(int? status) => copy.Where(l => status is null || l.Key == status).Sum(l => l.Value.SumMs);
+            return new TestMeshArmSample(role, workload, Backend, byStatus, Buckets, SumMs);
         }
 
         private static int Bucket(IReadOnlyList<double> bounds, double value)

@@ -411,7 +411,8 @@ public static class TestMeshRouteReader
 
     /// <summary>
     /// A Knative Service: one split by <c>status.traffic</c> (what Knative applied), the revision named by
-    /// <c>flagger.app/primary-revision</c> standing for the primary and the latest revision for the canary.
+    /// <c>flagger.app/primary-revision</c> standing for the primary and the latest revision for the canary; a destination
+    /// is named by its revision.
     /// </summary>
     public static TestMeshRoutes KnativeService(JsonObject service, TestMeshTarget target)
     {
@@ -420,8 +421,9 @@ public static class TestMeshRouteReader
         foreach (var t in (service["status"]?["traffic"] as JsonArray ?? []).OfType<JsonObject>())
         {
             var latest = t["latestRevision"] is JsonValue v && v.GetValue<bool>();
-            var (name, role) = latest ? (target.CanaryService, BackendRole.Canary)
-                : Text(t["revisionName"]) == primary ? (target.PrimaryService, BackendRole.Primary) : (Text(t["revisionName"]) ?? "", (BackendRole?)null);
+            var revision = Text(t["revisionName"]);
+            var (name, role) = latest ? (revision ?? target.CanaryService, BackendRole.Canary)
+                : revision == primary ? (revision ?? target.PrimaryService, BackendRole.Primary) : (revision ?? "", (BackendRole?)null);
             destinations.Add(new TestMeshDestination(name, role, Integer(t["percent"]) ?? 0));
         }
         return new TestMeshRoutes([new TestMeshRule([], destinations)], Describe(service), ResourceVersion(service));

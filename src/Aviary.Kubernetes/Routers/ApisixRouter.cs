@@ -9,7 +9,8 @@ namespace Aviary.Kubernetes.Routers;
 
 /// <summary>
 /// Provider <c>apisix</c>, as Flagger's APISIX router: the user's <c>ApisixRoute</c> (<c>apisix.apache.org/v2</c>, named by
-/// <c>spec.routeRef</c>) stays as it is, and a copy named <c>&lt;route&gt;-canary</c>, owned by the Canary, takes its first
+/// <c>spec.routeRef</c>) stays as it is, and a copy named <c>&lt;route&gt;-&lt;svc&gt;-canary</c> (Flagger's name, which its
+/// <c>{{ route }}-{{ target }}-canary</c> metric queries select), owned by the Canary, takes its first
 /// HTTP rule with priority 10000 (so APISIX prefers it) and two weighted backends: the rule's backend pointed at
 /// <c>&lt;svc&gt;-primary</c>, and <c>&lt;svc&gt;-canary</c> on the same port, resolve granularity and subset. The
 /// route's labels and annotations are copied. Weights only: A/B testing, mirroring and session affinity are refused (see
@@ -35,7 +36,7 @@ public sealed class ApisixRouter : IKubeRouter
 
     private static string? RouteName(CanaryPolicy canary) => canary.Manifest.Spec.RouteRef?.Name is { Length: > 0 } name ? name : null;
 
-    private static string CanaryRouteName(CanaryPolicy canary) => RouteName(canary) + "-canary";
+    private static string CanaryRouteName(CanaryPolicy canary) => $"{RouteName(canary)}-{canary.ServiceName}-canary";
 
     public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken)
     {

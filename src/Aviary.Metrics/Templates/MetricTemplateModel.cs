@@ -1,4 +1,7 @@
+using System.Text.Json.Nodes;
+using Aviary.Core.Abstractions;
 using Aviary.Core.Policy;
+using Aviary.Metrics.Providers;
 
 namespace Aviary.Metrics.Templates;
 
@@ -6,7 +9,8 @@ namespace Aviary.Metrics.Templates;
 /// The values a query template can use, computed as Flagger computes them for a canary and a metric:
 /// <c>service</c> is <c>spec.service.name</c> or the target's name, <c>ingress</c> is <c>spec.ingressRef.name</c> or the
 /// target's name, <c>route</c> is <c>spec.routeRef.name</c> or the target's name, <c>interval</c> is the metric's
-/// interval as written (default <c>1m</c>).
+/// interval as written (default <c>1m</c>). For provider <c>knative</c>, <c>route</c> is the target Knative Service's
+/// latest created revision, as Flagger sets it (<see cref="ForAsync"/>).
 /// </summary>
 public sealed record MetricTemplateModel
 {
@@ -50,6 +54,28 @@ public sealed record MetricTemplateModel
             Interval = metric.IntervalText,
             Variables = variables,
         };
+    }
+
+    /// <summary>The Knative Services, whose latest created revision is <c>{{ route }}</c> for provider <c>knative</c>.</summary>
+    public static ClusterResource KnativeServices { get; } = new("serving.knative.dev/v1", "Service", "services");
+
+    /// <summary>
+    /// <see cref="For"/>, and for <paramref name="provider"/> <c>knative</c> (the canary's, or the runtime's default)
+    /// <c>route</c> set to <c>status.latestCreatedRevisionName</c> of the target Knative Service read from
+    /// <paramref name="cluster"/>, as Flagger does for every metric; an error when that Service cannot be read.
+    /// </summary>
+    public static async ValueTask<Outcome<MetricTemplateModel>> ForAsync(CanaryPolicy canary, MetricCheck metric, string provider, IClusterObjects? cluster,
+        IReadOnlyDictionary<string, string>? runtimeVariables, CancellationToken cancellationToken)
+    {
+        var model = For(canary, metric, runtimeVariables);
+        if (provider != Aviary.Core.Abstractions.Providers.Knative) return model;
+        var id = $"{canary.Namespace}/{canary.TargetName}";
+        if (cluster is null) return Outcome<MetricTemplateModel>.Fail($"provider knative: no cluster to read Knative Service {id} from");
+        var service = await cluster.GetAsync(KnativeServices, canary.Namespace, canary.TargetName, cancellationToken).ConfigureAwait(false);
+        if (!service.Succeeded) return Outcome<MetricTemplateModel>.Fail($"error fetching Knative Service {id}: {service.Error}");
+        if (service.Value is null) return Outcome<MetricTemplateModel>.Fail($"error fetching Knative Service {id}: not found");
+        var latest = service.Value["status"]?["latestCreatedRevisionName"] is JsonValue v && v.TryGetValue<string>(out var name) ? name : "";
+        return model with { Route = latest };
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

@@ -51,7 +51,7 @@ public sealed class ApisixRouterTests(KubeApiServerFixture fixture)
         var user = await bed.RequireAsync(Version, "apisixroutes/podinfo");
 
         RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
-        var created = await bed.RequireAsync(Version, "apisixroutes/podinfo-canary");
+        var created = await bed.RequireAsync(Version, "apisixroutes/podinfo-podinfo-canary");
         RouterTestBed.AssertJson("""{"http":[{"name":"main","match":{"hosts":["app.example.com"],"paths":["/*"]},"backends":""" + Backends(100, 0) + ""","priority":10000}]}""",
             created["spec"]);
         Assert.Equal("web", created["metadata"]!["labels"]!["team"]!.GetValue<string>());
@@ -63,7 +63,7 @@ public sealed class ApisixRouterTests(KubeApiServerFixture fixture)
         foreach (var weight in new[] { 10, 20, 30, 40, 50 })
         {
             RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(100 - weight, weight), default));
-            var step = await bed.RequireAsync(Version, "apisixroutes/podinfo-canary");
+            var step = await bed.RequireAsync(Version, "apisixroutes/podinfo-podinfo-canary");
             RouterTestBed.AssertJson(Backends(100 - weight, weight), step["spec"]!["http"]![0]!["backends"]);
             Assert.Equal(new RouteWeights(100 - weight, weight), RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
         }
@@ -72,7 +72,7 @@ public sealed class ApisixRouterTests(KubeApiServerFixture fixture)
         RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
         Assert.Equal(new RouteWeights(50, 50), RouterTestBed.Weights(await router.GetRoutesAsync(canary, default)));
         RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, RouteWeights.AllPrimary, default));
-        RouterTestBed.AssertJson(Backends(100, 0), (await bed.RequireAsync(Version, "apisixroutes/podinfo-canary"))["spec"]!["http"]![0]!["backends"]);
+        RouterTestBed.AssertJson(Backends(100, 0), (await bed.RequireAsync(Version, "apisixroutes/podinfo-podinfo-canary"))["spec"]!["http"]![0]!["backends"]);
     }
 
     [Fact]
@@ -84,16 +84,16 @@ public sealed class ApisixRouterTests(KubeApiServerFixture fixture)
         var router = bed.Router("apisix");
         RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
         RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(70, 30), default));
-        var before = await bed.RequireAsync(Version, "apisixroutes/podinfo-canary");
+        var before = await bed.RequireAsync(Version, "apisixroutes/podinfo-podinfo-canary");
 
         RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
         RouterTestBed.Succeeded(await router.SetRoutesAsync(canary, new RouteWeights(70, 30), default));
-        Assert.Equal(RouterTestBed.ResourceVersion(before), RouterTestBed.ResourceVersion(await bed.RequireAsync(Version, "apisixroutes/podinfo-canary")));
+        Assert.Equal(RouterTestBed.ResourceVersion(before), RouterTestBed.ResourceVersion(await bed.RequireAsync(Version, "apisixroutes/podinfo-podinfo-canary")));
 
-        await bed.PatchAsync(Version, "apisixroutes/podinfo-canary", JsonNode.Parse("""{"spec":{"http":[{"name":"main","match":{"paths":["/elsewhere"]},"backends":[{"serviceName":"podinfo-primary","servicePort":9898,"weight":70},{"serviceName":"podinfo-canary","servicePort":9898,"weight":30}]}]}}""")!);
+        await bed.PatchAsync(Version, "apisixroutes/podinfo-podinfo-canary", JsonNode.Parse("""{"spec":{"http":[{"name":"main","match":{"paths":["/elsewhere"]},"backends":[{"serviceName":"podinfo-primary","servicePort":9898,"weight":70},{"serviceName":"podinfo-canary","servicePort":9898,"weight":30}]}]}}""")!);
         RouterTestBed.Succeeded(await router.ReconcileAsync(canary, default));
 
-        var repaired = await bed.RequireAsync(Version, "apisixroutes/podinfo-canary");
+        var repaired = await bed.RequireAsync(Version, "apisixroutes/podinfo-podinfo-canary");
         RouterTestBed.AssertJson("""{"hosts":["app.example.com"],"paths":["/*"]}""", repaired["spec"]!["http"]![0]!["match"]);
         RouterTestBed.AssertJson(Backends(70, 30), repaired["spec"]!["http"]![0]!["backends"]);
     }
@@ -117,6 +117,6 @@ public sealed class ApisixRouterTests(KubeApiServerFixture fixture)
         var refused = await router.ReconcileAsync(ab, default);
         Assert.False(refused.Succeeded);
         Assert.Contains("A/B testing is not supported by the apisix router", refused.Error, StringComparison.Ordinal);
-        Assert.Null(await bed.ReadAsync(Version, "apisixroutes/podinfo-canary"));
+        Assert.Null(await bed.ReadAsync(Version, "apisixroutes/podinfo-podinfo-canary"));
     }
 }

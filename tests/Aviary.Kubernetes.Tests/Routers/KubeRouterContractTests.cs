@@ -2,8 +2,11 @@ using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
 using Aviary.Kubernetes.Client;
+using Aviary.Kubernetes.Operator;
 using Aviary.Kubernetes.Routers;
 using Aviary.Kubernetes.Tests.Harness;
+using Aviary.Metrics.Observers;
+using Aviary.Metrics.Templates;
 using Aviary.Routing;
 using Aviary.Routing.Proxy;
 using Aviary.Routing.Tests.Contract;
@@ -45,6 +48,95 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         var capabilities = Capabilities;
         Assert.Equal(Provider, created.Value!.Provider);
         Assert.Equal(Expected, (capabilities.Match, capabilities.Mirror));
+    }
+
+    /// <summary>
+    /// Flagger's <c>request-success-rate</c> and <c>request-duration</c> queries of the provider (<see cref="ObserverQueries"/>),
+    /// rendered for the canary as Aviary renders them, asked of a real Prometheus that scrapes the test mesh's requests
+    /// in the families and labels of the provider's data plane (<see cref="TestMeshSeries"/>), split 50/50 by the
+    /// router's object. The canary fails 25% with latency at one bucket's top, the primary 2% with a lower one; each query
+    /// must answer what it selects: the canary's numbers (the primary's too, for queries of <c>{{ target }}</c>'s workload),
+    /// or both versions together where the data plane labels by route only (APISIX). A provider without a data plane of
+    /// its own (plain SMI) has no built-in queries, as the registry says.
+    /// </summary>
+    [Fact]
+    public async Task BuiltinMetrics_FlaggerQueriesOnPrometheus_AnswerWhatTheMeshsSeriesSay()
+    {
+        var queries = ObserverQueries.For(Provider);
+        var series = TestMeshSeries.For(Provider);
+        if (series is null)
+        {
+            Assert.False(queries.Succeeded, $"{Provider} has built-in queries, and the test mesh has no series to read them from");
+            return;
+        }
+        Assert.True(queries.Succeeded, queries.Error);
+
+        var canary = ContractCanaries.Canary(Provider, ContractCanaries.FreePort());
+        await using var routed = (MeshRouterUnderTest)await StartRouterAsync(canary);
+        Assert.True((await routed.ReconcileAsync(canary, default)).Succeeded);
+        var placed = routed.Place(canary);
+        // Knative: the canary is a new revision (initialization made the first one the primary).
+        if (Provider == "knative") await TestKnative.PublishRevisionAsync(Server, placed.Namespace, placed.TargetName, 2, ready: true);
+        var set = await routed.SetRoutesAsync(canary, new RouteWeights(50, 50), default);
+        Assert.True(set.Succeeded, set.Error);
+        await routed.Mesh.WaitForAsync(r => r.Weights == new RouteWeights(50, 50));
+
+        // Latencies at the top of a bucket of the data plane's histogram: the canary's the largest bound up to 300 ms,
+        // the primary's the first from 10 ms.
+        var bounds = series.BucketsMs;
+        var canaryMs = bounds.Last(b => b <= 300);
+        var primaryMs = bounds.First(b => b >= 10);
+        double Below(double bound) => bounds.LastOrDefault(b => b < bound);
+        await using var metrics = await routed.Mesh.StartMetricsAsync(new TestMeshMetricsOptions
+        {
+            RequestsPerSecond = 200,
+            Series = [series],
+            Primary = new TestMeshArm(ErrorRate: 0.02, Latency: TestMeshLatency.Fixed(primaryMs)),
+            Canary = new TestMeshArm(ErrorRate: 0.25, Latency: TestMeshLatency.Fixed(canaryMs), ErrorStatus: 503),
+        });
+        await using var prometheus = await PrometheusServer.StartAsync([metrics.ScrapeTarget()], TimeSpan.FromSeconds(1));
+        // Enough requests of both versions inside the query window for the answers to be exact to 0.2 points.
+        await prometheus.WaitForValueAsync($"sum(increase({series.Requests}[1m]))", v => v >= 1200, TimeSpan.FromMinutes(2));
+
+        using var client = new KubeClient(KubeClientConfig.FromKubeconfig(Server.AdminKubeconfig));
+        async Task<(double? Rate, double? Ms)> AskAsync(string target)
+        {
+            var answers = new List<double?>();
+            foreach (var name in new[] { MetricCheck.RequestSuccessRate, MetricCheck.RequestDuration })
+            {
+                // The model as the resolver makes it (Knative's {{ route }} is the latest created revision, read from the cluster).
+                var metric = new MetricCheck { Name = name, IntervalText = "1m", Interval = TimeSpan.FromMinutes(1), Min = null, Max = null };
+                var model = await MetricTemplateModel.ForAsync(placed, metric, Provider, new KubeClusterObjects(client), null, default);
+                Assert.True(model.Succeeded, model.Error);
+                var rendered = queries.Value!.Render(name, model.Value! with { Target = target });
+                Assert.True(rendered.Succeeded, rendered.Error);
+                answers.Add(await prometheus.QueryValueAsync(rendered.Value!) * queries.Value.ScaleFor(name));
+            }
+            return (answers[0], answers[1]);
+        }
+        var (rate, ms) = await AskAsync(placed.TargetName);
+        var why = $"{series}: canary query answered {rate}% and {ms} ms; mesh {metrics.Counts(BackendRole.Canary).Total} canary, {metrics.Counts(BackendRole.Primary).Total} primary requests";
+        Assert.Equal(0, metrics.Unrouted);
+        if (series.Scope == TestMeshSeriesScope.Route)
+        {
+            // Both versions half each: 86.5% succeed; the 99th percentile lies in the canary's bucket, 98% of the way up.
+            Assert.True(rate is > 86.2 and < 86.8, why);
+            Assert.True(ms is { } m && m > Below(canaryMs) + 0.97 * (canaryMs - Below(canaryMs)) && m <= canaryMs * (1 + 1e-9), why);
+            return;
+        }
+        AssertArm(rate, ms, 75, canaryMs, why);
+        if (series.Scope == TestMeshSeriesScope.Workload)
+        {
+            var (primaryRate, primaryLatency) = await AskAsync(placed.TargetName + "-primary");
+            AssertArm(primaryRate, primaryLatency, 98, primaryMs, $"{why}; the primary's: {primaryRate}% and {primaryLatency} ms");
+        }
+
+        // A quantile of a latency at a bucket's top is 99% of the way up the bucket; a mean is the latency itself.
+        void AssertArm(double? successRate, double? latency, double expectedRate, double latencyMs, string message)
+        {
+            Assert.True(successRate is { } r && Math.Abs(r - expectedRate) < 0.2, message);
+            Assert.True(latency is { } l && l > Below(latencyMs) + 0.98 * (latencyMs - Below(latencyMs)) && l <= latencyMs * (1 + 1e-9), message);
+        }
     }
 
     protected override async Task<IRouterUnderTest> StartRouterAsync(CanaryPolicy canary)
@@ -159,6 +251,7 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
                 route: isApisix ? canary.ServiceName : null, workload: Provider == "knative" ? canary.TargetName : null) with
             {
                 RegistryKey = canary.Id,
+                Port = canary.ServicePort ?? 9898,
             };
             if (RouteKind == "GRPCRoute") target = target with { Kind = TestMeshKind.GrpcRoute, ApiVersion = "gateway.networking.k8s.io/v1" };
             mesh = TestMesh.Start(Server, target);
@@ -205,6 +298,11 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
         public IRouter Router => this;
 
         public IBackendRegistry Registry => proxy;
+
+        public TestMesh Mesh => mesh;
+
+        /// <summary>The canary as it lives in the test's namespace.</summary>
+        public CanaryPolicy Place(CanaryPolicy canary) => place(canary);
 
         public Uri Address => proxy.Address;
 

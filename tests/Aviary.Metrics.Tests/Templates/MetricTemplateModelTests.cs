@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using Aviary.Core.Abstractions;
+using Aviary.Metrics.Providers;
 using Aviary.Metrics.Templates;
 using Aviary.TestKit;
 
@@ -75,5 +78,48 @@ public sealed class MetricTemplateModelTests
                 min: 99
             """));
         Assert.Equal("1m", MetricTemplateModel.For(canary, canary.Metrics[0]).Interval);
+    }
+
+    [Fact]
+    public async Task ForAsync_Knative_RouteIsTheLatestCreatedRevisionOfTheTargetService()
+    {
+        var canary = SchedulerHarness.Compile(SchedulerHarness.Canary(Analysis));
+        var cluster = new OneObject("test", "podinfo", JsonNode.Parse("""{"status":{"latestCreatedRevisionName":"podinfo-00002"}}""")!.AsObject());
+
+        var knative = await MetricTemplateModel.ForAsync(canary, canary.Metrics[0], "knative", cluster, null, default);
+        var istio = await MetricTemplateModel.ForAsync(canary, canary.Metrics[0], "istio", cluster, null, default);
+
+        Assert.Equal("podinfo-00002", knative.Value!.Route);
+        Assert.Equal("podinfo", istio.Value!.Route);
+        Assert.Equal(MetricTemplateModel.KnativeServices, cluster.Asked);
+    }
+
+    [Fact]
+    public async Task ForAsync_Knative_NoServiceOrNoCluster_AnErrorNamingTheService()
+    {
+        var canary = SchedulerHarness.Compile(SchedulerHarness.Canary(Analysis));
+
+        var missing = await MetricTemplateModel.ForAsync(canary, canary.Metrics[0], "knative", new OneObject("test", "other", new JsonObject()), null, default);
+        var noCluster = await MetricTemplateModel.ForAsync(canary, canary.Metrics[0], "knative", null, null, default);
+
+        Assert.Equal("error fetching Knative Service test/podinfo: not found", missing.Error);
+        Assert.Equal("provider knative: no cluster to read Knative Service test/podinfo from", noCluster.Error);
+    }
+
+    private sealed class OneObject(string @namespace, string name, JsonObject value) : IClusterObjects
+    {
+        public ClusterResource? Asked { get; private set; }
+
+        public ValueTask<Outcome<JsonObject?>> GetAsync(ClusterResource resource, string ns, string objectName, CancellationToken cancellationToken)
+        {
+            Asked = resource;
+            return ValueTask.FromResult(Outcome<JsonObject?>.Ok(ns == @namespace && objectName == name ? value : null));
+        }
+
+        public ValueTask<Outcome<JsonObject>> CreateAsync(ClusterResource resource, string ns, JsonObject created, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public ValueTask<Outcome> DeleteAsync(ClusterResource resource, string ns, string objectName, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
     }
 }
