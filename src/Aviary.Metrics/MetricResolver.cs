@@ -227,18 +227,21 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         if (!queries.Succeeded) return Outcome<ArmCounts>.Fail(queries.Error!);
         var client = ServerProvider(server.Value);
         var bound = queries.Value!.SlowBound(slowThresholdMs);
-        var primary = await ArmAsync(client, queries.Value, canary.Namespace, canary.PrimaryName, bound, cancellationToken).ConfigureAwait(false);
+        var primary = await ArmAsync(client, queries.Value, canary.Namespace, canary.PrimaryName, canary.ServiceName + "-primary", bound, cancellationToken)
+            .ConfigureAwait(false);
         if (!primary.Succeeded) return Outcome<ArmCounts>.Fail(primary.Error!);
-        var target = await ArmAsync(client, queries.Value, canary.Namespace, canary.TargetName, bound, cancellationToken).ConfigureAwait(false);
+        var target = await ArmAsync(client, queries.Value, canary.Namespace, canary.TargetName, canary.ServiceName + "-canary", bound, cancellationToken)
+            .ConfigureAwait(false);
         if (!target.Succeeded) return Outcome<ArmCounts>.Fail(target.Error!);
         return new ArmCounts(primary.Value, target.Value);
     }
 
-    private static async Task<Outcome<ArmSample>> ArmAsync(IMetricQueryProvider client, ArmQueries queries, string ns, string workload, double bound,
-        CancellationToken ct)
+    private static async Task<Outcome<ArmSample>> ArmAsync(IMetricQueryProvider client, ArmQueries queries, string ns, string workload, string backend,
+        double bound, CancellationToken ct)
     {
         var values = new double[4];
-        string[] texts = [queries.RequestsQuery(ns, workload), queries.ErrorsQuery(ns, workload), queries.BucketQuery(ns, workload, null), queries.BucketQuery(ns, workload, bound)];
+        string[] texts = [queries.RequestsQuery(ns, workload, backend), queries.ErrorsQuery(ns, workload, backend), queries.BucketQuery(ns, workload, backend, null),
+            queries.BucketQuery(ns, workload, backend, bound)];
         for (var i = 0; i < texts.Length; i++)
         {
             var result = await client.RunQueryAsync(texts[i], ct).ConfigureAwait(false);

@@ -4,7 +4,9 @@ using Aviary.Core.Policy;
 using Aviary.Kubernetes.Client;
 using Aviary.Kubernetes.Operator;
 using Aviary.Kubernetes.Routers;
+using Aviary.Hooks.Secrets;
 using Aviary.Kubernetes.Tests.Harness;
+using Aviary.Metrics;
 using Aviary.Metrics.Observers;
 using Aviary.Metrics.Templates;
 using Aviary.Routing;
@@ -114,6 +116,7 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
             }
             return (answers[0], answers[1]);
         }
+        await AssertJudgeCountsAsync(placed, prometheus, metrics, primaryMs);
         var (rate, ms) = await AskAsync(placed.TargetName);
         var why = $"{series}: canary query answered {rate}% and {ms} ms; mesh {metrics.Counts(BackendRole.Canary).Total} canary, {metrics.Counts(BackendRole.Primary).Total} primary requests";
         Assert.Equal(0, metrics.Unrouted);
@@ -137,6 +140,34 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
             Assert.True(successRate is { } r && Math.Abs(r - expectedRate) < 0.2, message);
             Assert.True(latency is { } l && l > Below(latencyMs) + 0.98 * (latencyMs - Below(latencyMs)) && l <= latencyMs * (1 + 1e-9), message);
         }
+    }
+
+    /// <summary>
+    /// The judge's per-arm counters (<see cref="ArmQueries"/>) read through the resolver from the same Prometheus: each
+    /// version's requests, 5xx (25% and 2%) and slow ones (a threshold at the primary's latency: every canary request is
+    /// slow, no primary request is). Providers whose series do not tell the versions apart are refused by name.
+    /// </summary>
+    private async Task AssertJudgeCountsAsync(CanaryPolicy placed, PrometheusServer prometheus, TestMeshMetrics metrics, double thresholdMs)
+    {
+        using var resolver = new MetricResolver(new MetricResolverOptions { DefaultMetricsServer = prometheus.Url }, new FakeMetrics(),
+            (_, _, _) => ValueTask.FromResult<MetricTemplate?>(null), new EnvironmentSecrets(null, _ => null), TimeProvider.System);
+        var read = await resolver.ReadAsync(placed, thresholdMs, default);
+        if (!ArmQueries.For(Provider).Succeeded)
+        {
+            Assert.False(read.Succeeded);
+            Assert.StartsWith($"the judge cannot read per-arm counters of provider '{Provider}'", read.Error, StringComparison.Ordinal);
+            return;
+        }
+        Assert.True(read.Succeeded, read.Error);
+        var (primary, canary) = (read.Value!.Primary, read.Value.Canary);
+        var why = $"judge counts: primary {primary}, canary {canary}; mesh {metrics.Counts(BackendRole.Primary).Total} primary, {metrics.Counts(BackendRole.Canary).Total} canary";
+        // Each count is its own instant query, so a scrape may land between two of them (a second's requests, about
+        // 100 of each version's 600 or more): the bounds allow that, and still tell one version from both together.
+        Assert.True(primary.Requests >= 600 && canary.Requests >= 600, why);
+        Assert.True(Math.Abs(canary.Errors / canary.Requests - 0.25) < 0.05, why);
+        Assert.True(Math.Abs(primary.Errors / primary.Requests - 0.02) < 0.05, why);
+        Assert.True(Math.Abs(canary.Slow - canary.Requests) <= 0.2 * canary.Requests, why);
+        Assert.Equal(0, primary.Slow);
     }
 
     protected override async Task<IRouterUnderTest> StartRouterAsync(CanaryPolicy canary)
