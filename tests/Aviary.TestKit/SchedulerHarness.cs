@@ -23,11 +23,18 @@ public sealed class SchedulerHarness
 
     /// <param name="webhooks">A real webhook client to use instead of <see cref="Webhooks"/> (e.g. against a local receiver).</param>
     /// <param name="arms">The per-arm counters a statistical judge reads (none by default, as in a runtime without them).</param>
-    public SchedulerHarness(string canaryYaml, IWebhookClient? webhooks = null, IArmCounters? arms = null)
+    /// <param name="router">A real router to use instead of <see cref="Router"/> (e.g. a Kubernetes router against a real API server).</param>
+    public SchedulerHarness(string canaryYaml, IWebhookClient? webhooks = null, IArmCounters? arms = null, IRouter? router = null)
+        : this(Compile(canaryYaml), webhooks, arms, router)
+    {
+    }
+
+    /// <summary>The harness for an already compiled <paramref name="policy"/>.</summary>
+    public SchedulerHarness(CanaryPolicy policy, IWebhookClient? webhooks = null, IArmCounters? arms = null, IRouter? router = null)
     {
         Workload = new FakeWorkload(Clock);
-        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, Router, Metrics, webhooks ?? Webhooks, Notifier, Clock, arms));
-        Policy = Compile(canaryYaml);
+        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, router ?? Router, Metrics, webhooks ?? Webhooks, Notifier, Clock, arms));
+        Policy = policy;
     }
 
     public static CanaryPolicy Compile(string yaml)

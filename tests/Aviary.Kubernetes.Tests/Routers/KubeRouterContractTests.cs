@@ -173,117 +173,15 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
     protected override async Task<IRouterUnderTest> StartRouterAsync(CanaryPolicy canary)
     {
         var ns = await Server.CreateNamespaceAsync("contract-" + Provider.Replace(':', '-').Replace('.', '-'));
-        // NGINX and Skipper copy the main Ingress of the apex service.
-        var isNginx = Provider is "nginx" or "skipper";
-        if (isNginx)
-        {
-            await Server.ApplyAsync($"""
-                apiVersion: networking.k8s.io/v1
-                kind: Ingress
-                metadata:
-                  name: {canary.ServiceName}
-                  namespace: {ns}
-                  annotations:
-                    kubernetes.io/ingress.class: nginx
-                spec:
-                  rules:
-                  - host: app.example.com
-                    http:
-                      paths:
-                      - path: /
-                        pathType: Prefix
-                        backend:
-                          service:
-                            name: {canary.ServiceName}
-                            port:
-                              number: {canary.ServicePort}
-                """);
-        }
-        var isApisix = Provider == "apisix";
-        if (isApisix)
-        {
-            // The user's route to the apex service; the router copies it as <route>-canary.
-            await Server.ApplyAsync($"""
-                apiVersion: apisix.apache.org/v2
-                kind: ApisixRoute
-                metadata:
-                  name: {canary.ServiceName}
-                  namespace: {ns}
-                spec:
-                  http:
-                  - name: main
-                    match:
-                      hosts: [app.example.com]
-                      paths: ["/*"]
-                    backends:
-                    - serviceName: {canary.ServiceName}
-                      servicePort: {canary.ServicePort}
-                """);
-        }
-        if (Provider == "knative")
-        {
-            // The routing object is the target Knative Service, with a revision Knative created.
-            await TestKnative.CreateServiceAsync(Server, ns, canary.TargetName);
-        }
-        if (Provider == "kuma")
-        {
-            // TrafficRoutes are cluster-scoped and named after the apex: the previous test's is still there.
-            await Server.KubectlAsync("delete", "trafficroutes.kuma.io", canary.ServiceName, "--ignore-not-found");
-        }
-        if (Provider == "gloo")
-        {
-            // Gloo's Upstreams are made from the -primary and -canary Services (the operator reconciles them first).
-            foreach (var role in new[] { "primary", "canary" })
-            {
-                await Server.ApplyAsync($"""
-                    apiVersion: v1
-                    kind: Service
-                    metadata:
-                      name: {canary.ServiceName}-{role}
-                      namespace: {ns}
-                    spec:
-                      selector:
-                        app: {canary.TargetName}-{role}
-                      ports:
-                      - port: {canary.ServicePort}
-                    """);
-            }
-        }
-        await Server.ApplyAsync($"""
-            apiVersion: flagger.app/v1beta1
-            kind: Canary
-            metadata:
-              name: {canary.Name}
-              namespace: {ns}
-            spec:
-              provider: {Provider}
-              targetRef:
-                apiVersion: apps/v1
-                kind: Deployment
-                name: {canary.TargetName}
-              service:
-                port: {canary.ServicePort}
-              analysis:
-                interval: 1m
-                threshold: 5
-                stepWeight: 10
-                maxWeight: 50
-            """);
-        var uid = (await Server.KubectlAsync("get", "canary", canary.Name, "-n", ns, "-o", "jsonpath={.metadata.uid}")).Trim();
-        Assert.False(string.IsNullOrEmpty(uid));
-
+        var uid = await RouterFixtures.ApplyAsync(Server, ns, Provider, canary);
         var client = new KubeClient(KubeClientConfig.FromKubeconfig(Server.AdminKubeconfig));
         TestMesh? mesh = null;
         try
         {
             var created = new KubeRouterFactory(client).Create(Provider);
             Assert.True(created.Succeeded, created.Error);
-            var target = TestMeshTarget.ForProvider(Provider, ns, canary.ServiceName, ingress: isNginx ? canary.ServiceName : null,
-                route: isApisix ? canary.ServiceName : null, workload: Provider == "knative" ? canary.TargetName : null) with
-            {
-                RegistryKey = canary.Id,
-                Port = canary.ServicePort ?? 9898,
-            };
+            // The backends are registered under the contract's own canary id.
+            var target = RouterFixtures.Target(Provider, Place(canary, ns, uid)) with { RegistryKey = canary.Id };
             if (RouteKind == "GRPCRoute") target = target with { Kind = TestMeshKind.GrpcRoute, ApiVersion = "gateway.networking.k8s.io/v1" };
             mesh = TestMesh.Start(Server, target);
             var proxy = await mesh.StartProxyAsync();
@@ -298,26 +196,7 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
     }
 
     /// <summary>The contract's canary as it lives in the test's namespace and cluster.</summary>
-    private CanaryPolicy Place(CanaryPolicy canary, string ns, string uid)
-    {
-        var spec = canary.Manifest.Spec;
-        if (Provider is "nginx" or "skipper")
-            spec = spec with { IngressRef = new IngressReference { ApiVersion = "networking.k8s.io/v1", Kind = "Ingress", Name = canary.ServiceName } };
-        if (Provider == "apisix")
-            spec = spec with { RouteRef = new RouteReference { ApiVersion = "apisix.apache.org/v2", Kind = "ApisixRoute", Name = canary.ServiceName } };
-        if (Provider.StartsWith("gatewayapi", StringComparison.Ordinal))
-        {
-            spec = spec with
-            {
-                Service = (spec.Service ?? new CanaryService()) with { GatewayRefs = [new ParentReference { Name = "public", Namespace = "edge" }], RouteKind = RouteKind },
-            };
-        }
-        return canary with
-        {
-            Namespace = ns,
-            Manifest = canary.Manifest with { Metadata = canary.Manifest.Metadata with { Namespace = ns, Uid = uid }, Spec = spec },
-        };
-    }
+    private CanaryPolicy Place(CanaryPolicy canary, string ns, string uid) => RouterFixtures.Place(canary, ns, uid, Provider, RouteKind);
 
     /// <summary>
     /// The Kubernetes router behind <see cref="IRouter"/> for the contract: every canary is placed in the test's
