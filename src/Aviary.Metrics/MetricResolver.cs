@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 using Aviary.Core.Abstractions;
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
@@ -227,21 +228,38 @@ public sealed partial class MetricResolver : IMetricProvider, IArmCounters, IDis
         if (!queries.Succeeded) return Outcome<ArmCounts>.Fail(queries.Error!);
         var client = ServerProvider(server.Value);
         var bound = queries.Value!.SlowBound(slowThresholdMs);
-        var primary = await ArmAsync(client, queries.Value, canary.Namespace, canary.PrimaryName, canary.ServiceName + "-primary", bound, cancellationToken)
+        var primary = await ArmAsync(client, queries.Value, canary, canary.PrimaryName, canary.ServiceName + "-primary", bound, cancellationToken)
             .ConfigureAwait(false);
         if (!primary.Succeeded) return Outcome<ArmCounts>.Fail(primary.Error!);
-        var target = await ArmAsync(client, queries.Value, canary.Namespace, canary.TargetName, canary.ServiceName + "-canary", bound, cancellationToken)
+        var target = await ArmAsync(client, queries.Value, canary, canary.TargetName, canary.ServiceName + "-canary", bound, cancellationToken)
             .ConfigureAwait(false);
         if (!target.Succeeded) return Outcome<ArmCounts>.Fail(target.Error!);
         return new ArmCounts(primary.Value, target.Value);
     }
 
-    private static async Task<Outcome<ArmSample>> ArmAsync(IMetricQueryProvider client, ArmQueries queries, string ns, string workload, string backend,
+    private static readonly ClusterResource Endpoints = new("v1", "Endpoints", "endpoints");
+
+    private async Task<Outcome<ArmSample>> ArmAsync(IMetricQueryProvider client, ArmQueries queries, CanaryPolicy canary, string workload, string backend,
         double bound, CancellationToken ct)
     {
+        var ns = canary.Namespace;
+        IReadOnlyList<string>? endpoints = null;
+        if (queries.ByEndpoints)
+        {
+            // The version's pods by address, from its Service's Endpoints; without any, it answered nothing yet.
+            if (_options.Cluster is not { } cluster)
+                return Outcome<ArmSample>.Fail($"the judge reads {queries.Provider}'s counters by pod address, from the cluster's Endpoints: this runtime has no cluster");
+            var read = await cluster.GetAsync(Endpoints, ns, backend, ct).ConfigureAwait(false);
+            if (!read.Succeeded) return Outcome<ArmSample>.Fail($"{queries.Provider} counters of {workload}.{ns}: Endpoints {backend}: {read.Error}");
+            endpoints = [.. (read.Value?["subsets"] as JsonArray ?? []).OfType<JsonObject>()
+                .SelectMany(subset => (subset["addresses"] as JsonArray ?? []).OfType<JsonObject>())
+                .Select(address => address["ip"] is JsonValue ip && ip.TryGetValue<string>(out var text) ? text : null)
+                .OfType<string>().Distinct()];
+            if (endpoints.Count == 0) return ArmSample.Zero;
+        }
         var values = new double[4];
-        string[] texts = [queries.RequestsQuery(ns, workload, backend), queries.ErrorsQuery(ns, workload, backend), queries.BucketQuery(ns, workload, backend, null),
-            queries.BucketQuery(ns, workload, backend, bound)];
+        string[] texts = [queries.RequestsQuery(ns, workload, backend, endpoints), queries.ErrorsQuery(ns, workload, backend, endpoints),
+            queries.BucketQuery(ns, workload, backend, null, endpoints), queries.BucketQuery(ns, workload, backend, bound, endpoints)];
         for (var i = 0; i < texts.Length; i++)
         {
             var result = await client.RunQueryAsync(texts[i], ct).ConfigureAwait(false);

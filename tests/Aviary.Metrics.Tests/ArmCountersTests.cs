@@ -114,9 +114,9 @@ public sealed class ArmCountersTests
     public async Task ReadAsync_ProviderWithoutCounters_SaysWhichProvidersHaveThem()
     {
         using var resolver = Resolver();
-        var counts = await resolver.ReadAsync(Canary("apisix", new Uri("http://127.0.0.1:9/")), 500, CancellationToken.None);
+        var counts = await resolver.ReadAsync(Canary("knative", new Uri("http://127.0.0.1:9/")), 500, CancellationToken.None);
         Assert.False(counts.Succeeded);
-        Assert.Equal("the judge cannot read per-arm counters of provider 'apisix' from Prometheus (it can for builtin, contour, gatewayapi:v1, "
+        Assert.Equal("the judge cannot read per-arm counters of provider 'knative' from Prometheus (it can for apisix, builtin, contour, gatewayapi:v1, "
             + "gatewayapi:v1beta1, gloo, istio, kubernetes, kuma, linkerd, nginx, osm, skipper, traefik)", counts.Error);
     }
 }

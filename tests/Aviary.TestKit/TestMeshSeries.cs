@@ -230,7 +230,7 @@ public sealed partial record TestMeshSeries(string Provider, IReadOnlyList<doubl
         Write = (w, target, arms) =>
         {
             var route = $"{target.Namespace}_{target.Route ?? target.Service}-{target.Service}-canary_{ApisixRule}";
-            string Node(TestMeshArmSample arm) => arm.Role == BackendRole.Primary ? "10.244.0.11" : "10.244.0.12";
+            string Node(TestMeshArmSample arm) => ApisixNode(arm.Role);
             w.Family("apisix_http_status", "counter", "HTTP status codes per service in APISIX (test mesh).");
             foreach (var arm in arms)
                 foreach (var (status, count) in arm.ByStatus)
@@ -262,6 +262,9 @@ public sealed partial record TestMeshSeries(string Provider, IReadOnlyList<doubl
                         ("kubernetes_namespace", target.Namespace), ("kubernetes_pod_name", Pod(arm)), ("method", "GET"), ("path", "/"), ("status", Code(status)));
         },
     };
+
+    /// <summary>The address of the pod of each version in APISIX's <c>node</c> label (tests publish it in the version's Endpoints).</summary>
+    public static string ApisixNode(BackendRole role) => role == BackendRole.Primary ? "10.244.0.11" : "10.244.0.12";
 
     /// <summary>The families of <paramref name="provider"/>'s data plane, or null when the test mesh has none (plain SMI).</summary>
     public static TestMeshSeries? For(string provider)

@@ -21,13 +21,19 @@ namespace Aviary.Metrics.Observers;
 /// Selector of the workload's responses (unclosed: matchers are appended), with <c>{0}</c> for the namespace, <c>{1}</c>
 /// for the workload (<c>&lt;target&gt;</c> or <c>&lt;target&gt;-primary</c>), <c>{2}</c> for the version's backend
 /// Service (<c>&lt;service&gt;-canary</c> or <c>&lt;service&gt;-primary</c>, for data planes that label by backend), and
-/// <c>{3}</c> and <c>{4}</c> for the namespace and backend with every non-word character written <c>_</c> (Skipper's route ids).
+/// <c>{3}</c> and <c>{4}</c> for the namespace and backend with every non-word character written <c>_</c> (Skipper's route
+/// ids), and <c>{5}</c> for a regex of the backend's endpoint addresses (<paramref name="ByEndpoints"/>).
 /// </param>
 /// <param name="ErrorMatcher">The label matcher added to <paramref name="Requests"/> for 5xx responses.</param>
 /// <param name="Histogram">Selector of the workload's latency histogram buckets, same placeholders.</param>
 /// <param name="Bounds">The histogram's bucket bounds in milliseconds, ascending.</param>
 /// <param name="MillisecondsPerUnit">The histogram's unit: 1 for milliseconds, 1000 for seconds.</param>
-public sealed partial record ArmQueries(string Provider, string Requests, string ErrorMatcher, string Histogram, double[] Bounds, double MillisecondsPerUnit = 1)
+/// <param name="ByEndpoints">
+/// Whether the series tell the versions apart by the address of the pod that answered (APISIX's <c>node</c>): the
+/// addresses are read from the backend Service's Endpoints, and a version without any counts 0.
+/// </param>
+public sealed partial record ArmQueries(string Provider, string Requests, string ErrorMatcher, string Histogram, double[] Bounds, double MillisecondsPerUnit = 1,
+    bool ByEndpoints = false)
 {
     /// <summary>Providers whose counters the judge can read from Prometheus.</summary>
     public static IReadOnlyList<string> Counted => [.. TrafficProviders.All.Where(p => Find(p) is not null)];
@@ -93,6 +99,13 @@ public sealed partial record ArmQueries(string Provider, string Requests, string
         "traefik_service_request_duration_seconds_bucket{{service=~\"{0}-{2}-[0-9a-zA-Z-]+@kubernetescrd\"",
         TraefikBounds, Seconds);
 
+    // Both versions are served by the canary route; the upstream node (the pod's address) tells them apart.
+    private static readonly ArmQueries Apisix = new(TrafficProviders.Apisix,
+        "apisix_http_status{{route=~\"{0}_.+\", node=~\"{5}\"",
+        "code=~\"5..\"",
+        "apisix_http_latency_bucket{{type=\"request\", route=~\"{0}_.+\", node=~\"{5}\"",
+        [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000], ByEndpoints: true);
+
     private static readonly ArmQueries Skipper = new(TrafficProviders.Skipper,
         "skipper_response_duration_seconds_bucket{{le=\"+Inf\", route=~\"kube(ew)?_{3}__.*__{4}(_[0-9]+)?\"",
         "code=~\"5..\"",
@@ -107,8 +120,7 @@ public sealed partial record ArmQueries(string Provider, string Requests, string
             : Outcome<ArmQueries>.Fail($"the judge cannot read per-arm counters of provider '{provider}' from Prometheus (it can for {string.Join(", ", Counted)})");
     }
 
-    // APISIX labels by route (both versions share the canary route) and Knative by revision (the primary's is in the
-    // Service's annotation, not in the canary): neither tells the judge which version answered.
+    // Knative labels by revision (the primary's is in the Service's annotation, not in the canary's policy).
     private static ArmQueries? Find(string provider) => provider switch
     {
         TrafficProviders.Linkerd => Linkerd,
@@ -122,6 +134,7 @@ public sealed partial record ArmQueries(string Provider, string Requests, string
         TrafficProviders.Nginx => Nginx,
         TrafficProviders.Traefik => Traefik,
         TrafficProviders.Skipper => Skipper,
+        TrafficProviders.Apisix => Apisix,
         _ when provider.StartsWith("gatewayapi", StringComparison.Ordinal) => Http with { Provider = provider },
         _ => null,
     };
@@ -136,20 +149,23 @@ public sealed partial record ArmQueries(string Provider, string Requests, string
     }
 
     /// <summary>Total responses of <paramref name="workload"/>, whose backend Service is <paramref name="backend"/>.</summary>
-    public string RequestsQuery(string @namespace, string workload, string backend) => $"sum({Selector(Requests, @namespace, workload, backend)}}})";
+    public string RequestsQuery(string @namespace, string workload, string backend, IReadOnlyList<string>? endpoints = null) =>
+        $"sum({Selector(Requests, @namespace, workload, backend, endpoints)}}})";
 
     /// <summary>Its 5xx responses.</summary>
-    public string ErrorsQuery(string @namespace, string workload, string backend) => $"sum({Selector(Requests, @namespace, workload, backend)}, {ErrorMatcher}}})";
+    public string ErrorsQuery(string @namespace, string workload, string backend, IReadOnlyList<string>? endpoints = null) =>
+        $"sum({Selector(Requests, @namespace, workload, backend, endpoints)}, {ErrorMatcher}}})";
 
     /// <summary>Its observations in the histogram at or below <paramref name="boundMs"/> (<c>+Inf</c>: all of them).</summary>
-    public string BucketQuery(string @namespace, string workload, string backend, double? boundMs)
+    public string BucketQuery(string @namespace, string workload, string backend, double? boundMs, IReadOnlyList<string>? endpoints = null)
     {
         var le = boundMs is { } b ? $"le=~\"{(b / MillisecondsPerUnit).ToString("R", CultureInfo.InvariantCulture).Replace(".", "\\\\.", StringComparison.Ordinal)}(\\\\.0+)?\"" : "le=\"+Inf\"";
-        return $"sum({Selector(Histogram, @namespace, workload, backend)}, {le}}})";
+        return $"sum({Selector(Histogram, @namespace, workload, backend, endpoints)}, {le}}})";
     }
 
-    private static string Selector(string template, string @namespace, string workload, string backend) =>
-        string.Format(CultureInfo.InvariantCulture, template, Escape(@namespace), Escape(workload), Escape(backend), Escape(Word(@namespace)), Escape(Word(backend)));
+    private static string Selector(string template, string @namespace, string workload, string backend, IReadOnlyList<string>? endpoints) =>
+        string.Format(CultureInfo.InvariantCulture, template, Escape(@namespace), Escape(workload), Escape(backend), Escape(Word(@namespace)), Escape(Word(backend)),
+            Escape(string.Join("|", (endpoints ?? []).Select(Regex.Escape))));
 
     private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
 

@@ -149,7 +149,9 @@ public abstract class KubeRouterContract(KubeApiServerFixture fixture) : RouterC
     /// </summary>
     private async Task AssertJudgeCountsAsync(CanaryPolicy placed, PrometheusServer prometheus, TestMeshMetrics metrics, double thresholdMs)
     {
-        using var resolver = new MetricResolver(new MetricResolverOptions { DefaultMetricsServer = prometheus.Url }, new FakeMetrics(),
+        using var client = new KubeClient(KubeClientConfig.FromKubeconfig(Server.AdminKubeconfig));
+        var options = new MetricResolverOptions { DefaultMetricsServer = prometheus.Url, Cluster = new KubeClusterObjects(client) };
+        using var resolver = new MetricResolver(options, new FakeMetrics(),
             (_, _, _) => ValueTask.FromResult<MetricTemplate?>(null), new EnvironmentSecrets(null, _ => null), TimeProvider.System);
         var read = await resolver.ReadAsync(placed, thresholdMs, default);
         if (!ArmQueries.For(Provider).Succeeded)

@@ -1,6 +1,7 @@
 using Aviary.Core.Model;
 using Aviary.Core.Policy;
 using Aviary.Kubernetes.Tests.Harness;
+using Aviary.Routing;
 using Aviary.TestKit;
 
 namespace Aviary.Kubernetes.Tests.Routers;
@@ -65,6 +66,25 @@ internal static class RouterFixtures
                     - serviceName: {canary.ServiceName}
                       servicePort: {port}
                 """);
+        }
+        if (provider == "apisix")
+        {
+            // The pods of each version by address: APISIX's series name the upstream node that answered.
+            foreach (var (role, ip) in new[] { ("primary", TestMeshSeries.ApisixNode(BackendRole.Primary)), ("canary", TestMeshSeries.ApisixNode(BackendRole.Canary)) })
+            {
+                await server.ApplyAsync($"""
+                    apiVersion: v1
+                    kind: Endpoints
+                    metadata:
+                      name: {canary.ServiceName}-{role}
+                      namespace: {ns}
+                    subsets:
+                    - addresses:
+                      - ip: {ip}
+                      ports:
+                      - port: {port}
+                    """);
+            }
         }
         if (provider == "knative")
         {
