@@ -8,9 +8,11 @@ using Aviary.Core.Policy;
 using Aviary.Core.Scheduling;
 using Aviary.Kubernetes.Client;
 using Aviary.Kubernetes.Routers;
+using Aviary.Kubernetes.Services;
 using Aviary.Kubernetes.Tests.Harness;
 using Aviary.Routing;
 using Aviary.TestKit;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Aviary.Kubernetes.Tests.Routers;
 
@@ -48,7 +50,7 @@ public sealed partial class ConformanceScenarioTests(KubeApiServerFixture fixtur
     }
 
     private static readonly string[] MeshProviders =
-        ["linkerd", "osm", "istio", "nginx", "skipper", "knative", "traefik", "apisix", "contour", "gloo", "kuma", "gatewayapi:v1", "gatewayapi:v1beta1"];
+        ["kubernetes", "linkerd", "osm", "istio", "nginx", "skipper", "knative", "traefik", "apisix", "contour", "gloo", "kuma", "gatewayapi:v1", "gatewayapi:v1beta1"];
 
     /// <summary><c>spec.provider</c>, else the provider of the e2e test or tutorial the file comes from; null for any other.</summary>
     private static string? ProviderOf(string file, CanaryPolicy canary)
@@ -91,7 +93,7 @@ public sealed partial class ConformanceScenarioTests(KubeApiServerFixture fixtur
     public void Corpus_EveryMeshProviderOfTheCorpusRuns()
     {
         var providers = Corpus().Select(c => c.Provider).Distinct().Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(["apisix", "contour", "gatewayapi:v1", "gloo", "istio", "knative", "kuma", "linkerd", "nginx", "skipper", "traefik"], providers);
+        Assert.Equal(["apisix", "contour", "gatewayapi:v1", "gloo", "istio", "knative", "kubernetes", "kuma", "linkerd", "nginx", "skipper", "traefik"], providers);
     }
 
     private async Task RunAsync(CanaryPolicy manifest, string provider, bool rollback, StringBuilder transcript)
@@ -100,17 +102,23 @@ public sealed partial class ConformanceScenarioTests(KubeApiServerFixture fixtur
         var uid = await RouterFixtures.ApplyAsync(Server, ns, provider, manifest);
         var canary = RouterFixtures.Place(manifest, ns, uid, provider);
         using var client = new KubeClient(KubeClientConfig.FromKubeconfig(Server.AdminKubeconfig));
-        var created = new KubeRouterFactory(client).Create(provider);
-        Assert.True(created.Succeeded, created.Error);
-        await using var mesh = TestMesh.Start(Server, RouterFixtures.Target(provider, canary));
-        var router = new MeshFollowingRouter(created.Value!, mesh);
+        // provider kubernetes routes by the apex Service's selector alone: what it selects is read back from the Service.
+        var services = provider == "kubernetes";
+        IRouter routing = services ? new KubernetesServiceRouter(client, NullLogger.Instance) : Mesh(new KubeRouterFactory(client).Create(provider));
+        await using var mesh = services ? null : TestMesh.Start(Server, RouterFixtures.Target(provider, canary));
+        var router = new MeshFollowingRouter(routing, mesh);
         var harness = new SchedulerHarness(canary, router: router);
+        static IRouter Mesh(Outcome<IKubeRouter> created)
+        {
+            Assert.True(created.Succeeded, created.Error);
+            return created.Value!;
+        }
 
         transcript.Append(!rollback ? "\n## a release promoted\n" : canary.SkipAnalysis ? "\n## a failing release, promoted (skipAnalysis)\n" : "\n## a release rolled back\n");
         var last = "";
         void Record(int tick)
         {
-            var line = $"{harness.Phase}: {Describe(mesh.Routes)}";
+            var line = $"{harness.Phase}: {(mesh is null ? Describe(router.Apex) : Describe(mesh.Routes))}";
             if (line != last) transcript.Append(CultureInfo.InvariantCulture, $"tick {tick}: {line}\n");
             last = line;
         }
@@ -132,7 +140,7 @@ public sealed partial class ConformanceScenarioTests(KubeApiServerFixture fixtur
         var expected = rollback && !canary.SkipAnalysis ? "Failed" : "Succeeded";
         Assert.True(harness.Phase == expected, $"{harness.Phase} after the scenario; events: {string.Join(" | ", harness.Events.Distinct())}");
         Assert.Null(router.Error);
-        Assert.Equal(RouteWeights.AllPrimary, mesh.Routes.Weights with { Mirrored = false });
+        Assert.Equal(RouteWeights.AllPrimary, (mesh?.Routes.Weights ?? router.Apex) with { Mirrored = false });
     }
 
     /// <summary>Makes the first metric fail its threshold; false when the canary has none.</summary>
@@ -142,6 +150,8 @@ public sealed partial class ConformanceScenarioTests(KubeApiServerFixture fixtur
         harness.Metrics.Set(metric.Name, metric.Min is { } min ? min - 1 : (metric.Max ?? 0) + 1);
         return true;
     }
+
+    private static string Describe(RouteWeights apex) => apex == RouteWeights.AllPrimary ? "apex selects the primary" : $"apex {apex}";
 
     /// <summary>What the data plane routes: each rule (<c>match</c> when it selects requests) with its primary/canary split.</summary>
     private static string Describe(TestMeshRoutes routes)
@@ -157,34 +167,47 @@ public sealed partial class ConformanceScenarioTests(KubeApiServerFixture fixtur
         }));
     }
 
-    /// <summary>The router, and after every write that succeeded the mesh's fresh read of the object.</summary>
-    private sealed class MeshFollowingRouter(IKubeRouter router, TestMesh mesh) : IRouter
+    /// <summary>
+    /// The router, and after every write that succeeded the mesh's fresh read of the object (or, without a mesh, the
+    /// router's own read of what it routes).
+    /// </summary>
+    private sealed class MeshFollowingRouter(IRouter router, TestMesh? mesh) : IRouter
     {
         public RouteWeights Written { get; private set; } = RouteWeights.AllPrimary;
+
+        /// <summary>What the router read back after its last write (without a mesh).</summary>
+        public RouteWeights Apex { get; private set; } = RouteWeights.AllPrimary;
 
         public string? Error { get; private set; }
 
         public async ValueTask<Outcome> ReconcileAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
-            await FollowAsync(await router.ReconcileAsync(canary, cancellationToken));
+            await FollowAsync(canary, await router.ReconcileAsync(canary, cancellationToken));
 
         public ValueTask<Outcome<RouteWeights>> GetRoutesAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
             router.GetRoutesAsync(canary, cancellationToken);
 
         public async ValueTask<Outcome> SetRoutesAsync(CanaryPolicy canary, RouteWeights weights, CancellationToken cancellationToken)
         {
-            var outcome = await FollowAsync(await router.SetRoutesAsync(canary, weights, cancellationToken));
+            var outcome = await FollowAsync(canary, await router.SetRoutesAsync(canary, weights, cancellationToken));
             if (outcome.Succeeded) Written = weights;
             return outcome;
         }
 
         public async ValueTask<Outcome> FinalizeAsync(CanaryPolicy canary, CancellationToken cancellationToken) =>
-            await FollowAsync(await router.FinalizeAsync(canary, cancellationToken));
+            await FollowAsync(canary, await router.FinalizeAsync(canary, cancellationToken));
 
-        private async Task<Outcome> FollowAsync(Outcome outcome)
+        private async Task<Outcome> FollowAsync(CanaryPolicy canary, Outcome outcome)
         {
             if (!outcome.Succeeded)
             {
                 Error ??= outcome.Error;
+                return outcome;
+            }
+            if (mesh is null)
+            {
+                var read = await router.GetRoutesAsync(canary, CancellationToken.None);
+                if (read.Succeeded) Apex = read.Value;
+                else Error ??= read.Error;
                 return outcome;
             }
             var routes = await mesh.RefreshAsync();

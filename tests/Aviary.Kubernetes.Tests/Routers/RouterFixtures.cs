@@ -86,6 +86,32 @@ internal static class RouterFixtures
                     """);
             }
         }
+        if (provider == "kubernetes")
+        {
+            // The Services select the target's pods by its labels; the target exists before the Canary.
+            var kind = canary.TargetKind == "DaemonSet" ? "DaemonSet" : "Deployment";
+            await server.ApplyAsync($"""
+                apiVersion: apps/v1
+                kind: {kind}
+                metadata:
+                  name: {canary.TargetName}
+                  namespace: {ns}
+                spec:
+                  selector:
+                    matchLabels:
+                      app: {canary.TargetName}
+                  template:
+                    metadata:
+                      labels:
+                        app: {canary.TargetName}
+                    spec:
+                      containers:
+                      - name: app
+                        image: ghcr.io/stefanprodan/podinfo:6.0.0
+                        ports:
+                        - containerPort: {port}
+                """);
+        }
         if (provider == "knative")
         {
             // The routing object is the target Knative Service, with a revision Knative created.
