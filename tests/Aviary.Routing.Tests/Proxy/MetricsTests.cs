@@ -129,7 +129,9 @@ public sealed class MetricsTests
         await using var f = await ProxyFixture.StartAsync();
         await SendAsync(f, "/", 20);
 
-        var window = f.Proxy.GetTraffic(ProxyFixture.Service, BackendRole.Primary, TimeSpan.FromMinutes(1));
+        // The proxy records a request once its response has gone out, which may be just after the client has it.
+        var window = await Eventually.Until(() => f.Proxy.GetTraffic(ProxyFixture.Service, BackendRole.Primary, TimeSpan.FromMinutes(1)),
+            w => w.LatencyCounts.Sum() == 20, describe: w => $"{w.LatencyCounts.Sum()} requests recorded");
 
         Assert.Equal(new double[] { 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000,
             10000, 20000, 30000, 40000, 50000, double.PositiveInfinity }, window.LatencyBucketsMs);
