@@ -90,7 +90,7 @@ public sealed class ObserverQueriesTests
         Assert.Equal(
             """sum(rate(haproxy_server_http_responses_total{proxy="be_podinfo",server=~"canary-[0-9]+",code!="5xx"}[1m])) / sum(rate(haproxy_server_http_responses_total{proxy="be_podinfo",server=~"canary-[0-9]+"}[1m])) * 100""",
             Render("haproxy", MetricCheck.RequestSuccessRate, model));
-        Assert.Equal("""avg( haproxy_server_response_time_average_seconds{proxy="be_podinfo",server=~"canary-[0-9]+"} / (1 - (511 / 512) ^ haproxy_server_sessions_total{proxy="be_podinfo",server=~"canary-[0-9]+"}) > 0 ) * 1000""",
+        Assert.Equal("""avg( haproxy_server_response_time_average_seconds{proxy="be_podinfo",server=~"canary-[0-9]+"} / on(proxy, server) (1 - (511 / 512) ^ sum by (proxy, server) (haproxy_server_http_responses_total{proxy="be_podinfo",server=~"canary-[0-9]+"})) > 0 ) * 1000""",
             Render("haproxy", MetricCheck.RequestDuration, model));
         Assert.Equal(1, ObserverQueries.For("haproxy").Value!.ScaleFor(MetricCheck.RequestDuration));
     }
