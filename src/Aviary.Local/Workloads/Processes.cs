@@ -111,14 +111,48 @@ public static partial class Processes
         }
     }
 
-    /// <summary>A free TCP port on 127.0.0.1 (the kernel's choice).</summary>
+    private const int LowestPort = 10_000;
+
+    private static readonly int EphemeralLow = ReadEphemeralLow();
+
+    /// <summary>
+    /// A loopback TCP port for an instance (or another server of ours) that was free a moment ago. Not the kernel's
+    /// choice for a bind to port 0: that comes from the ephemeral range, which every outgoing connection and every
+    /// other bind to port 0 on the machine also draws from, so between this check and the instance's own bind another
+    /// process could take it — and the instance's readiness probes would then reach that process. Ports come from
+    /// below the ephemeral range (<c>/proc/sys/net/ipv4/ip_local_port_range</c>), which the kernel never hands out by
+    /// itself, picked at random and checked free by binding.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        for (var attempt = 0; attempt < 1000; attempt++)
+        {
+            var port = Random.Shared.Next(LowestPort, EphemeralLow);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied)
+            {
+                // Taken: try another.
+            }
+        }
+        throw new InvalidOperationException($"no free port between {LowestPort} and {EphemeralLow} after 1000 tries");
+    }
+
+    private static int ReadEphemeralLow()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (int.TryParse(range[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var low) && low > LowestPort + 1000) return low;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        {
+        }
+        return 32_768;
     }
 
     /// <summary>The last non-empty line of a log file, to explain why an instance died.</summary>
