@@ -45,6 +45,11 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>Completed when the client of a <c>/hang</c> request went away.</summary>
     public TaskCompletionSource Aborted { get; } = NewSource();
 
+    /// <summary>What this backend received other than <paramref name="target"/>, for a failure message.</summary>
+    public string Others(string target = "/") =>
+        string.Join(", ", Received.Where(r => r.Target != target).Select(r => $"{r.Method} {r.Target} (User-Agent {r.Headers.UserAgent})")) is { Length: > 0 } others
+            ? others : "nothing else";
+
     public void ResetGate()
     {
         Gate = NewSource();
