@@ -226,6 +226,8 @@ internal static class DemoCommand
                         thresholdRange:
                           max: 500
                         interval: {{window}}
+                    judge:
+                      type: sequential
                 """;
             AtomicFile.Write(Path.Combine(Manifests, "podinfo.yaml"), yaml);
         }
