@@ -29,8 +29,11 @@ public sealed class JudgeOperatorTests(OperatorCluster cluster)
 
         Assert.Equal(0, canary["status"]!["failedChecks"]!.GetValue<int>());
         var id = $"podinfo.{bed.Namespace}";
+        // The Event may reach the API server (and the bed's watch) just after the status that says Failed.
+        var rolledBack = $"Rolling back {id} the judge found the canary worse than the primary: error rate: canary ";
+        await bed.WaitForEventAsync(rolledBack);
         var messages = bed.EventMessages();
-        var rollback = Assert.Single(messages, m => m.StartsWith($"Rolling back {id} the judge found the canary worse than the primary: error rate: canary ", StringComparison.Ordinal));
+        var rollback = Assert.Single(messages, m => m.StartsWith(rolledBack, StringComparison.Ordinal));
         Assert.Contains("worse by more than the 0.5 pp margin", rollback, StringComparison.Ordinal);
         Assert.DoesNotContain(messages, m => m.Contains("failed checks threshold reached", StringComparison.Ordinal));
         Assert.DoesNotContain(messages, m => m == $"Advance {id} canary weight 20");

@@ -66,6 +66,7 @@ public sealed class KnativeRolloutTests(OperatorCluster cluster)
         var promoted = await bed.RequireAsync("serving.knative.dev/v1", "services/podinfo");
         Assert.Equal("podinfo-00002", promoted["metadata"]!["annotations"]!["flagger.app/primary-revision"]!.GetValue<string>());
         var id = $"podinfo.{bed.Namespace}";
+        await bed.WaitForEventAsync($"Promotion completed! Scaling down {id}");
         Assert.True(SeedTests.IsSubsequence([$"Advance {id} canary weight 60", $"Promotion completed! Scaling down {id}"], bed.EventMessages()),
             string.Join("\n", bed.EventMessages()));
         bed.AssertNothingForbidden();

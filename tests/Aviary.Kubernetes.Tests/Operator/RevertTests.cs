@@ -41,8 +41,9 @@ public sealed class RevertTests(OperatorCluster cluster)
             Assert.Equal(0, backends["podinfo-canary"]);
             Assert.Equal(100, backends["podinfo-primary"]);
         }
+        // The bed's watch of Events may lag behind the Canary's deletion.
+        await bed.WaitForEventAsync($"Finalization done! podinfo.{bed.Namespace}: podinfo.{bed.Namespace} restored");
         var messages = bed.EventMessages();
-        Assert.Contains($"Finalization done! podinfo.{bed.Namespace}: podinfo.{bed.Namespace} restored", messages);
         // Nothing of the deleted Canary runs on: its loop has ended, and no rollout events came after the finalization.
         await bed.WaitUntilAsync(() => Task.FromResult(!bed.Operator()!.Controller.Running.Contains($"podinfo.{bed.Namespace}")),
             TimeSpan.FromSeconds(60), "the deleted canary's loop ended");

@@ -147,6 +147,8 @@ public sealed class SeedTests(OperatorCluster cluster)
         var expected = new List<string> { $"Initialization done! {id}", $"New revision detected! Scaling up {id}", $"Starting canary analysis for {id}" };
         expected.AddRange(Enumerable.Range(1, 10).Select(i => $"Advance {id} canary weight {i * 10}"));
         expected.AddRange([$"Copying {id} template spec to podinfo-primary.{bed.Namespace}", $"Routing all traffic to primary", $"Promotion completed! Scaling down {id}"]);
+        // A tick's Events are recorded after its status: the last one may arrive just after the phase.
+        await bed.WaitForEventAsync($"Promotion completed! Scaling down {id}");
         var messages = bed.EventMessages();
         Assert.True(IsSubsequence(expected, messages), "events:\n" + string.Join("\n", messages));
         Assert.All(bed.Events.Where(e => e.Object == "Canary/podinfo"), e => Assert.Equal(("Synced", "aviary"), (e.Reason, e.Component)));
@@ -258,6 +260,7 @@ public sealed class SeedTests(OperatorCluster cluster)
         Assert.Equal("ghcr.io/stefanprodan/podinfo:1.7.0", primary["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
 
         var id = $"podinfo.{bed.Namespace}";
+        await bed.WaitForEventAsync($"Canary failed! Scaling down {id}");
         var messages = bed.EventMessages();
         Assert.True(IsSubsequence([$"New revision detected! Scaling up {id}", $"Advance {id} canary weight 10", $"Advance {id} canary weight 20"], messages),
             "events:\n" + string.Join("\n", messages));
