@@ -24,16 +24,17 @@ public sealed class SchedulerHarness
     /// <param name="webhooks">A real webhook client to use instead of <see cref="Webhooks"/> (e.g. against a local receiver).</param>
     /// <param name="arms">The per-arm counters a statistical judge reads (none by default, as in a runtime without them).</param>
     /// <param name="router">A real router to use instead of <see cref="Router"/> (e.g. a Kubernetes router against a real API server).</param>
-    public SchedulerHarness(string canaryYaml, IWebhookClient? webhooks = null, IArmCounters? arms = null, IRouter? router = null)
-        : this(Compile(canaryYaml), webhooks, arms, router)
+    /// <param name="metrics">A real metric provider to use instead of <see cref="Metrics"/> (e.g. a resolver querying a metrics API).</param>
+    public SchedulerHarness(string canaryYaml, IWebhookClient? webhooks = null, IArmCounters? arms = null, IRouter? router = null, IMetricProvider? metrics = null)
+        : this(Compile(canaryYaml), webhooks, arms, router, metrics)
     {
     }
 
     /// <summary>The harness for an already compiled <paramref name="policy"/>.</summary>
-    public SchedulerHarness(CanaryPolicy policy, IWebhookClient? webhooks = null, IArmCounters? arms = null, IRouter? router = null)
+    public SchedulerHarness(CanaryPolicy policy, IWebhookClient? webhooks = null, IArmCounters? arms = null, IRouter? router = null, IMetricProvider? metrics = null)
     {
         Workload = new FakeWorkload(Clock);
-        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, router ?? Router, Metrics, webhooks ?? Webhooks, Notifier, Clock, arms));
+        Scheduler = new CanaryScheduler(new SchedulerServices(Workload, router ?? Router, metrics ?? Metrics, webhooks ?? Webhooks, Notifier, Clock, arms));
         Policy = policy;
     }
 

@@ -253,7 +253,22 @@ public static partial class CanaryValidator
             var intervalText = m.Interval ?? DefaultMetricInterval;
             var window = TimeSpan.FromMinutes(1);
             if (m.Interval is not null && !GoDuration.TryParse(m.Interval, out window))
-                bag.Error($"{path}.interval", $"'{m.Interval}' is not a duration such as 30s or 1m");
+            {
+                // Flagger's CRD admits any interval that starts like one (^[0-9]+(m|s)) and hands it to the template as
+                // written: Graphite's summarize wants 1min, as Flagger's own Graphite example writes it.
+                if (FlaggerDurationPattern().Match(m.Interval) is { Success: true } start
+                    && long.TryParse(start.Value[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count <= int.MaxValue)
+                {
+                    window = start.Value[^1] == 'm' ? TimeSpan.FromMinutes(count) : TimeSpan.FromSeconds(count);
+                    if (window <= TimeSpan.Zero) bag.Error($"{path}.interval", $"must be longer than 0s (got {m.Interval})");
+                    else bag.Warning($"{path}.interval", $"'{m.Interval}' is not a duration: as in Flagger, its template gets it as written " +
+                        $"({{{{ interval }}}}), and the check's window is {GoDuration.Format(window)}");
+                }
+                else
+                {
+                    bag.Error($"{path}.interval", $"'{m.Interval}' is not a duration such as 30s or 1m");
+                }
+            }
             else if (m.Interval is not null && window <= TimeSpan.Zero)
                 bag.Error($"{path}.interval", $"must be longer than 0s (got {m.Interval})");
             else if (m.Interval is not null) WarnUnlessFlaggerDuration(bag, $"{path}.interval", m.Interval);

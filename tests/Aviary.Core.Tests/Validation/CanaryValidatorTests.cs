@@ -73,6 +73,30 @@ public sealed class CanaryValidatorTests
         Assert.Contains($"spec.analysis.webhooks[0].timeout: '{interval}' would be rejected by Flagger's CRD, which wants whole seconds or minutes such as 90s or 5m", doc.Warnings());
     }
 
+    /// <summary>
+    /// Flagger's CRD admits a metric interval that only starts like a duration, and its template gets it as written:
+    /// Flagger's Graphite example uses 1min for Graphite's summarize.
+    /// </summary>
+    [Theory]
+    [InlineData("1min", 60)]
+    [InlineData("30sec", 30)]
+    [InlineData("5minutes", 300)]
+    public void Validate_MetricIntervalFlaggerAdmitsButNotADuration_AsWrittenWithItsLeadingWindow(string interval, int seconds)
+    {
+        var doc = ReadOne(Canary($"interval: 1m\nthreshold: 1\nstepWeight: 10\nmetrics:\n- name: graphite\n  templateRef: {{name: graphite}}\n  thresholdRange: {{min: 99}}\n  interval: {interval}"));
+
+        Assert.Empty(doc.Errors());
+        Assert.Contains($"spec.analysis.metrics[0].interval: '{interval}' is not a duration: as in Flagger, its template gets it as written ({{{{ interval }}}}), " +
+            $"and the check's window is {Aviary.Core.Primitives.GoDuration.Format(TimeSpan.FromSeconds(seconds))}", doc.Warnings());
+        var metric = Assert.Single(((CanaryPolicy)doc.Compiled!).Metrics);
+        Assert.Equal((interval, TimeSpan.FromSeconds(seconds)), (metric.IntervalText, metric.Interval));
+    }
+
+    [Fact]
+    public void Validate_MetricIntervalZeroMinutes_IsError() =>
+        Assert.Equal(["spec.analysis.metrics[0].interval: must be longer than 0s (got 0min)"],
+            ErrorsOf("interval: 1m\nthreshold: 1\nstepWeight: 10\nmetrics:\n- name: graphite\n  templateRef: {name: graphite}\n  thresholdRange: {min: 99}\n  interval: 0min"));
+
     [Theory]
     [InlineData("0s")]
     [InlineData("-1m")]

@@ -14,7 +14,7 @@ namespace Aviary.Metrics.Tests.Providers;
 /// AWS does (recomputing it from the signed headers the request carries): a wrong secret gets 403
 /// <c>SignatureDoesNotMatch</c>. The signer itself is checked against AWS's vectors in <see cref="SigV4Tests"/>.
 /// </summary>
-public sealed class CloudWatchProviderTests : IAsyncLifetime
+public sealed class CloudWatchProviderTests : IVendorApi
 {
     private const string KeyId = "AKIDEXAMPLE";
     private const string Secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -63,14 +63,41 @@ public sealed class CloudWatchProviderTests : IAsyncLifetime
     /// <summary>What AWS checks: the signature recomputed from the request as received, with this server's copy of the secret.</summary>
     private static bool SignatureMatches(HttpRequest request, byte[] payload)
     {
+        // The credential scope names the region the request was signed for: us-east-1 in these tests, the template's in the corpus's.
         var authorization = request.Headers.Authorization.ToString();
-        if (!authorization.StartsWith("AWS4-HMAC-SHA256 Credential=" + KeyId + "/20261207/us-east-1/monitoring/aws4_request, ", StringComparison.Ordinal))
-            return false;
+        var scope = System.Text.RegularExpressions.Regex.Match(authorization, "^AWS4-HMAC-SHA256 Credential=" + KeyId + "/20261207/(?<region>[a-z0-9-]+)/monitoring/aws4_request, ");
+        if (!scope.Success) return false;
+        var region = scope.Groups["region"].Value;
         var parts = authorization["AWS4-HMAC-SHA256 ".Length..].Split(", ").Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
         var headers = parts["SignedHeaders"].Split(';').Select(name => new KeyValuePair<string, string>(name, request.Headers[name].ToString())).ToList();
         var (_, signature) = SigV4.Signature(request.Method, request.Path.Value ?? "/", request.QueryString.Value?.TrimStart('?') ?? "", headers,
-            SigV4.Hex(System.Security.Cryptography.SHA256.HashData(payload)), "us-east-1", "monitoring", Secret, request.Headers["x-amz-date"].ToString());
+            SigV4.Hex(System.Security.Cryptography.SHA256.HashData(payload)), region, "monitoring", Secret, request.Headers["x-amz-date"].ToString());
         return signature == parts["Signature"];
+    }
+
+    public string Type => "cloudwatch";
+
+    public TimeProvider Time => _time;
+
+    /// <summary>The corpus template's region is kept: the server checks the signature for whichever region it was made.</summary>
+    public MetricTemplateProvider Redirect(MetricTemplateProvider corpus) => corpus with { Address = _server!.Url.ToString() };
+
+    public IReadOnlyDictionary<string, string> Credentials { get; } =
+        new Dictionary<string, string> { ["aws_access_key_id"] = KeyId, ["aws_secret_access_key"] = Secret };
+
+    Task IVendorApi.AnswerAsync(string target, double value)
+    {
+        _answer = (200,
+        $$"""{"MetricDataResults":[{"Id":"e1","Label":"v","StatusCode":"Complete","Timestamps":[1796644740],"Values":[{{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}]}],"Messages":[]}""");
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<string> Received
+    {
+        get
+        {
+            lock (_bodies) return [.. _bodies.Select(b => b.GetProperty("MetricDataQueries").GetRawText())];
+        }
     }
 
     public async Task DisposeAsync()

@@ -14,7 +14,7 @@ namespace Aviary.Metrics.Tests.Providers;
 /// both authenticated by the <c>DD-API-KEY</c> and <c>DD-APPLICATION-KEY</c> headers (403 <c>{"errors":["Forbidden"]}</c>
 /// otherwise). Secrets never appear in an answer.
 /// </summary>
-public sealed class DatadogProviderTests : IAsyncLifetime
+public sealed class DatadogProviderTests : IVendorApi
 {
     private const string ApiKey = "api-key-s3cret";
     private const string AppKey = "app-key-s3cret";
@@ -51,6 +51,24 @@ public sealed class DatadogProviderTests : IAsyncLifetime
                 break;
         }
     });
+
+    public string Type => "datadog";
+
+    public TimeProvider Time => _time;
+
+    public MetricTemplateProvider Redirect(MetricTemplateProvider corpus) => corpus with { Address = _server!.Url.ToString() };
+
+    public IReadOnlyDictionary<string, string> Credentials { get; } =
+        new Dictionary<string, string> { ["datadog_api_key"] = ApiKey, ["datadog_application_key"] = AppKey };
+
+    Task IVendorApi.AnswerAsync(string target, double value)
+    {
+        _answer = (200,
+        $$"""{"status":"ok","res_type":"time_series","series":[{"pointlist":[[1796644200000.0,{{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}]],"metric":"q"}]}""");
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<string> Received => [.. _requests.Where(r => r.Path == "/api/v1/query").Select(r => r.Query["query"].ToString())];
 
     public async Task DisposeAsync()
     {

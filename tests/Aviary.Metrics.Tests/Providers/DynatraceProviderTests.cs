@@ -13,7 +13,7 @@ namespace Aviary.Metrics.Tests.Providers;
 /// with <c>Authorization: Api-Token …</c>, <c>{"totalCount":…,"result":[{"metricId":…,"data":[{"timestamps":[…],"values":[…]}]}]}</c>,
 /// and 401 <c>{"error":{"code":401,"message":"…"}}</c> for a bad token. Secrets never appear in an answer.
 /// </summary>
-public sealed class DynatraceProviderTests : IAsyncLifetime
+public sealed class DynatraceProviderTests : IVendorApi
 {
     private const string Token = "dt0c01.s3cret";
 
@@ -47,6 +47,29 @@ public sealed class DynatraceProviderTests : IAsyncLifetime
                 break;
         }
     });
+
+    public string Type => "dynatrace";
+
+    public TimeProvider Time => _time;
+
+    public MetricTemplateProvider Redirect(MetricTemplateProvider corpus) => corpus with { Address = _server!.Url.ToString() };
+
+    public IReadOnlyDictionary<string, string> Credentials { get; } = new Dictionary<string, string> { ["dynatrace_token"] = Token };
+
+    Task IVendorApi.AnswerAsync(string target, double value)
+    {
+        _answer = (200,
+        $$"""{"totalCount":1,"nextPageKey":null,"resolution":"Inf","result":[{"metricId":"m","data":[{"dimensions":[],"timestamps":[1796644800000],"values":[{{value.ToString(CultureInfo.InvariantCulture)}}]}]}]}""");
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<string> Received
+    {
+        get
+        {
+            lock (_queries) return [.. _queries.Select(q => q["metricSelector"].ToString())];
+        }
+    }
 
     public async Task DisposeAsync()
     {

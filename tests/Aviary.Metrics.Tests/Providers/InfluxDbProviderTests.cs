@@ -14,7 +14,7 @@ namespace Aviary.Metrics.Tests.Providers;
 /// for a bad token, 400 <c>{"code":"invalid","message":"…"}</c> for a bad query. Debian's InfluxDB is 1.6, which has no
 /// Flux API, so this path cannot run against a real server here.
 /// </summary>
-public sealed class InfluxDbProviderTests : IAsyncLifetime
+public sealed class InfluxDbProviderTests : IVendorApi
 {
     private const string Token = "influx-s3cret";
 
@@ -52,6 +52,29 @@ public sealed class InfluxDbProviderTests : IAsyncLifetime
         context.Response.ContentType = _answer.Status == 200 ? "text/csv; charset=utf-8" : "application/json";
         await context.Response.WriteAsync(_answer.Body.ReplaceLineEndings("\r\n"));
     });
+
+    public string Type => "influxdb";
+
+    public TimeProvider Time => TimeProvider.System;
+
+    public MetricTemplateProvider Redirect(MetricTemplateProvider corpus) => corpus with { Address = _server!.Url.ToString() };
+
+    public IReadOnlyDictionary<string, string> Credentials { get; } = new Dictionary<string, string> { ["token"] = Token, ["org"] = "platform" };
+
+    Task IVendorApi.AnswerAsync(string target, double value)
+    {
+        _answer = (200, OneDouble.Replace("99.25", value.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+        .Replace(",,0,2026-12-07T11:50:00Z,2026-12-07T12:00:00Z,12,success_rate\n", "", StringComparison.Ordinal));
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<string> Received
+    {
+        get
+        {
+            lock (_requests) return [.. _requests.Select(r => r.Body.GetProperty("query").GetString() ?? "")];
+        }
+    }
 
     public async Task DisposeAsync()
     {

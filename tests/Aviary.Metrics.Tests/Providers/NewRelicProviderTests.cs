@@ -11,7 +11,7 @@ namespace Aviary.Metrics.Tests.Providers;
 /// with the <c>X-Query-Key</c> header, an expression's value in <c>results[0].result</c>, and 401
 /// <c>{"error":"…"}</c> for a bad key. Secrets never appear in an answer.
 /// </summary>
-public sealed class NewRelicProviderTests : IAsyncLifetime
+public sealed class NewRelicProviderTests : IVendorApi
 {
     private const string QueryKey = "nrqk-s3cret";
     private const string Account = "1234567";
@@ -38,6 +38,30 @@ public sealed class NewRelicProviderTests : IAsyncLifetime
         context.Response.StatusCode = _answer.Status;
         await context.Response.WriteAsync(_answer.Body);
     });
+
+    public string Type => "newrelic";
+
+    public TimeProvider Time => TimeProvider.System;
+
+    public MetricTemplateProvider Redirect(MetricTemplateProvider corpus) => corpus with { Address = _server!.Url.ToString() };
+
+    public IReadOnlyDictionary<string, string> Credentials { get; } =
+        new Dictionary<string, string> { ["newrelic_account_id"] = Account, ["newrelic_query_key"] = QueryKey };
+
+    Task IVendorApi.AnswerAsync(string target, double value)
+    {
+        _answer = (200,
+        $$$"""{"results":[{"result":{{{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}}],"metadata":{"eventTypes":["Metric"]}}""");
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<string> Received
+    {
+        get
+        {
+            lock (_nrql) return [.. _nrql];
+        }
+    }
 
     public async Task DisposeAsync()
     {

@@ -14,7 +14,7 @@ namespace Aviary.Metrics.Tests.Providers;
 /// <c>control-message</c>, <c>metadata</c>, <c>data</c> <c>{"data":[{"tsId":…,"value":…}],"logicalTimestampMs":…}</c>, and
 /// <c>error</c>) and the metric metadata API (<c>GET /v2/metric?limit=1</c>). The token never appears in an answer.
 /// </summary>
-public sealed class SplunkProviderTests : IAsyncLifetime
+public sealed class SplunkProviderTests : IVendorApi
 {
     private const string Token = "sf-s3cret";
 
@@ -61,6 +61,28 @@ public sealed class SplunkProviderTests : IAsyncLifetime
                 break;
         }
     });
+
+    public string Type => "splunk";
+
+    public TimeProvider Time => _time;
+
+    public MetricTemplateProvider Redirect(MetricTemplateProvider corpus) => corpus with { Address = _server!.Url.ToString() };
+
+    public IReadOnlyDictionary<string, string> Credentials { get; } = new Dictionary<string, string> { ["sf_token_key"] = Token };
+
+    Task IVendorApi.AnswerAsync(string target, double value)
+    {
+        _events = Stream(Data("AAAAAKbT2ZU", value.ToString(CultureInfo.InvariantCulture), 1_796_644_800_000));
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<string> Received
+    {
+        get
+        {
+            lock (_executions) return [.. _executions.Select(e => e.Program)];
+        }
+    }
 
     public async Task DisposeAsync()
     {

@@ -18,7 +18,7 @@ namespace Aviary.Metrics.Tests.Providers;
 /// <c>{"timeSeriesData":[{"pointData":[{"values":[{"doubleValue":…}]}]}]}</c>, Google's JSON errors). Neither the private
 /// key nor the access token ever appears in an answer.
 /// </summary>
-public sealed class StackdriverProviderTests : IAsyncLifetime
+public sealed class StackdriverProviderTests : IVendorApi
 {
     private const string AccessToken = "ya29.s3cret-token";
 
@@ -75,6 +75,29 @@ public sealed class StackdriverProviderTests : IAsyncLifetime
         context.Response.StatusCode = _answer.Status;
         await context.Response.WriteAsync(_answer.Body);
     });
+
+    public string Type => "stackdriver";
+
+    public TimeProvider Time => _time;
+
+    public MetricTemplateProvider Redirect(MetricTemplateProvider corpus) => corpus with { Address = _server!.Url.ToString() };
+
+    public IReadOnlyDictionary<string, string> Credentials => new Dictionary<string, string> { ["project"] = "shop-prod", ["serviceAccountKey"] = KeyJson() };
+
+    Task IVendorApi.AnswerAsync(string target, double value)
+    {
+        _answer = (200,
+        $$$"""{"timeSeriesDescriptor":{},"timeSeriesData":[{"labelValues":[],"pointData":[{"values":[{"doubleValue":{{{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}}],"timeInterval":{}}]}]}""");
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<string> Received
+    {
+        get
+        {
+            lock (_queries) return [.. _queries];
+        }
+    }
 
     public async Task DisposeAsync()
     {
