@@ -139,4 +139,64 @@ public sealed class KeptnProviderTests(KubeApiServerFixture fixture)
             Assert.Equal(HttpStatusCode.NotFound, status);
         }
     }
+
+    /// <summary>
+    /// Flagger's corpus Keptn template (<c>docs__gitbook__usage__metrics__14.yaml</c>) runs its scenario unchanged: a
+    /// canary uses it by <c>templateRef</c>, the scheduler runs in virtual time with the real resolver, and the provider
+    /// reads the KeptnMetric the template names (<c>my-namespace/response-time</c>) from the real API server, whose
+    /// <c>status.value</c> the test writes as Keptn's controller would: under the threshold, the release is promoted;
+    /// over it, the next release is rolled back. The golden file <c>Metrics/Golden/keptn-corpus.txt</c> is the transcript.
+    /// </summary>
+    [Fact]
+    public async Task CorpusTemplate_PromotedThenRolledBack_AsTheGoldenTranscriptSays()
+    {
+        const string file = "docs__gitbook__usage__metrics__14.yaml";
+        var document = Assert.Single(Aviary.Core.Manifests.ManifestReader.Read(File.ReadAllText(Path.Combine(RepoPaths.Conformance, file)), file).Documents);
+        Assert.True(document.IsValid, string.Join("; ", document.Diagnostics));
+        var template = Assert.IsType<MetricTemplate>(document.Manifest);
+
+        var (_, client) = await StartAsync();
+        using var _ = client;
+        if ((await Server.RequestAsync(HttpMethod.Get, "/api/v1/namespaces/my-namespace")).Status == HttpStatusCode.NotFound)
+            await Server.ApplyAsync("apiVersion: v1\nkind: Namespace\nmetadata: {name: my-namespace}\n");
+        await Server.ApplyAsync("""
+            apiVersion: metrics.keptn.sh/v1beta1
+            kind: KeptnMetric
+            metadata: {name: response-time, namespace: my-namespace}
+            spec: {provider: {name: prometheus}, query: "histogram_quantile(0.95, rate(http_latency_bucket[2m]))", fetchIntervalSeconds: 10}
+            """);
+        var ns = template.Metadata.Namespace ?? "test";
+        using var resolver = new MetricResolver(new MetricResolverOptions { Cluster = new KubeClusterObjects(client) }, new FakeMetrics(),
+            (n, name, _) => ValueTask.FromResult(n == ns && name == template.Metadata.Name ? template : null),
+            new Aviary.Hooks.Secrets.EnvironmentSecrets(null, _ => null), _time);
+
+        var transcript = new System.Text.StringBuilder($"# {file} on keptn\n");
+        foreach (var (value, expected) in new[] { ("0.25", "Succeeded"), ("4.2", "Failed") })
+        {
+            await Server.RequestAsync(HttpMethod.Patch, "/apis/metrics.keptn.sh/v1beta1/namespaces/my-namespace/keptnmetrics/response-time",
+                new JsonObject { ["status"] = new JsonObject { ["value"] = value } }, "application/merge-patch+json");
+            var harness = new SchedulerHarness(SchedulerHarness.Canary($"""
+                interval: 1m
+                threshold: 2
+                stepWeight: 20
+                maxWeight: 40
+                metrics:
+                - name: {template.Metadata.Name}
+                  templateRef: {"{"}name: {template.Metadata.Name}, namespace: {ns}{"}"}
+                  thresholdRange: {"{"}max: 1{"}"}
+                  interval: 2m
+                """), metrics: resolver);
+            transcript.Append(System.Globalization.CultureInfo.InvariantCulture, $"\n## KeptnMetric my-namespace/response-time status.value {value} (threshold: max 1)\n");
+            await harness.StartRolloutAsync();
+            for (var tick = 0; tick < 30 && harness.Phase is not ("Succeeded" or "Failed"); tick++)
+            {
+                var outcome = await harness.TickAsync();
+                transcript.Append(System.Globalization.CultureInfo.InvariantCulture, $"{harness.Phase} weight {outcome.Status.CanaryWeight}");
+                foreach (var c in outcome.Checks) transcript.Append(System.Globalization.CultureInfo.InvariantCulture, $"; {c.Name} {c.Value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {c.Result}");
+                transcript.Append('\n');
+            }
+            Assert.True(harness.Phase == expected, $"{harness.Phase}; events: {string.Join(" | ", harness.Events.Distinct())}");
+        }
+        Golden.Verify("Metrics/Golden/keptn-corpus.txt", transcript.ToString());
+    }
 }
