@@ -104,6 +104,40 @@ public sealed class SchedulerHarness
         await TickAsync();
     }
 
+    /// <summary>
+    /// A canary of <paramref name="target"/> checking one MetricTemplate (by <c>templateRef</c>) against a maximum, in
+    /// two steps of 20 with threshold 2: for running a template's scenario.
+    /// </summary>
+    public static string TemplateCanary(string template, string templateNamespace, double max, string interval, string target = "podinfo") =>
+        Canary($$"""
+            interval: 1m
+            threshold: 2
+            stepWeight: 20
+            maxWeight: 40
+            metrics:
+            - name: {{template}}
+              templateRef: {name: {{template}}, namespace: {{templateNamespace}}}
+              thresholdRange: {max: {{max.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}
+              interval: {{interval}}
+            """).Replace("name: podinfo\n  service:", $"name: {target}\n  service:", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Starts a rollout and ticks until it ends (at most <paramref name="maxTicks"/> ticks), writing one line per tick to
+    /// <paramref name="transcript"/>: the phase, the canary weight and each check's value and result.
+    /// </summary>
+    public async Task RunReleaseAsync(System.Text.StringBuilder transcript, int maxTicks = 30)
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        await StartRolloutAsync();
+        for (var tick = 0; tick < maxTicks && Phase is not (CanaryPhase.Succeeded or CanaryPhase.Failed); tick++)
+        {
+            var outcome = await TickAsync();
+            transcript.Append(culture, $"{Phase} weight {outcome.Status.CanaryWeight}");
+            foreach (var c in outcome.Checks) transcript.Append(culture, $"; {c.Name} {c.Value?.ToString(culture) ?? "-"} {c.Result}");
+            transcript.Append('\n');
+        }
+    }
+
     /// <summary>A canary manifest with the given <c>analysis</c> body and extra <c>spec</c> fields, both written flush left.</summary>
     public static string Canary(string analysis, string extraSpec = "") =>
         "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata:\n  name: podinfo\n  namespace: test\nspec:\n" +

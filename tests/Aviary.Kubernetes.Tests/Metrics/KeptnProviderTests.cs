@@ -175,26 +175,9 @@ public sealed class KeptnProviderTests(KubeApiServerFixture fixture)
         {
             await Server.RequestAsync(HttpMethod.Patch, "/apis/metrics.keptn.sh/v1beta1/namespaces/my-namespace/keptnmetrics/response-time",
                 new JsonObject { ["status"] = new JsonObject { ["value"] = value } }, "application/merge-patch+json");
-            var harness = new SchedulerHarness(SchedulerHarness.Canary($"""
-                interval: 1m
-                threshold: 2
-                stepWeight: 20
-                maxWeight: 40
-                metrics:
-                - name: {template.Metadata.Name}
-                  templateRef: {"{"}name: {template.Metadata.Name}, namespace: {ns}{"}"}
-                  thresholdRange: {"{"}max: 1{"}"}
-                  interval: 2m
-                """), metrics: resolver);
+            var harness = new SchedulerHarness(SchedulerHarness.TemplateCanary(template.Metadata.Name, ns, max: 1, interval: "2m"), metrics: resolver);
             transcript.Append(System.Globalization.CultureInfo.InvariantCulture, $"\n## KeptnMetric my-namespace/response-time status.value {value} (threshold: max 1)\n");
-            await harness.StartRolloutAsync();
-            for (var tick = 0; tick < 30 && harness.Phase is not ("Succeeded" or "Failed"); tick++)
-            {
-                var outcome = await harness.TickAsync();
-                transcript.Append(System.Globalization.CultureInfo.InvariantCulture, $"{harness.Phase} weight {outcome.Status.CanaryWeight}");
-                foreach (var c in outcome.Checks) transcript.Append(System.Globalization.CultureInfo.InvariantCulture, $"; {c.Name} {c.Value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {c.Result}");
-                transcript.Append('\n');
-            }
+            await harness.RunReleaseAsync(transcript);
             Assert.True(harness.Phase == expected, $"{harness.Phase}; events: {string.Join(" | ", harness.Events.Distinct())}");
         }
         Golden.Verify("Metrics/Golden/keptn-corpus.txt", transcript.ToString());

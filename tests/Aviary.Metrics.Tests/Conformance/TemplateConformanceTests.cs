@@ -170,31 +170,13 @@ public sealed partial class TemplateConformanceTests
             context => Recording.Wrap(context.Spec.Type == CloudWatchProvider.TypeName
                 ? CloudWatchProvider.Create(context, name => environment.GetValueOrDefault(name))
                 : MetricProviders.Create(context), rendered));
-        var harness = new SchedulerHarness(SchedulerHarness.Canary($"""
-            interval: 1m
-            threshold: 2
-            stepWeight: 20
-            maxWeight: 40
-            metrics:
-            - name: {template.Metadata.Name}
-              templateRef:
-                name: {template.Metadata.Name}
-                namespace: {ns}
-              thresholdRange:
-                max: {Threshold.ToString(CultureInfo.InvariantCulture)}
-              interval: {(api.Type == "graphite" ? "1min" : "1m")}
-            """).Replace("name: podinfo\n  service:", $"name: {target}\n  service:", StringComparison.Ordinal), metrics: resolver);
+        var harness = new SchedulerHarness(
+            SchedulerHarness.TemplateCanary(template.Metadata.Name, ns, Threshold, api.Type == "graphite" ? "1min" : "1m", target), metrics: resolver);
 
         await api.AnswerAsync(target, answer);
         var before = api.Received.Count;
         transcript.Append(CultureInfo.InvariantCulture, $"\n### a release of {target}: the API answers {answer.ToString(CultureInfo.InvariantCulture)} (threshold: max {Threshold.ToString(CultureInfo.InvariantCulture)})\n");
-        await harness.StartRolloutAsync();
-        for (var tick = 0; tick < 30 && harness.Phase is not ("Succeeded" or "Failed"); tick++)
-        {
-            var outcome = await harness.TickAsync();
-            var checks = outcome.Checks.Select(c => $"{c.Name} {c.Value?.ToString(CultureInfo.InvariantCulture) ?? "-"} {c.Result}");
-            transcript.Append(CultureInfo.InvariantCulture, $"{harness.Phase} weight {outcome.Status.CanaryWeight}{string.Concat(checks.Select(c => "; " + c))}\n");
-        }
+        await harness.RunReleaseAsync(transcript);
         Assert.True(harness.Phase == expected, $"{harness.Phase}; events: {string.Join(" | ", harness.Events.Distinct())}");
         foreach (var failure in harness.Events.Where(e => e.StartsWith("Metric query failed", StringComparison.Ordinal)).Distinct())
         {
