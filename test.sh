@@ -9,13 +9,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # Real components the integration tests start on 127.0.0.1 with generated configs.
-scripts/ensure-packages.sh prometheus haproxy hey
+scripts/ensure-packages.sh prometheus haproxy hey chromium
 dotnet build Aviary.slnx -c Release -nologo -v quiet
 jobs_max="${AVIARY_TEST_JOBS:-3}"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 # Longest first, so the slowest project starts at once and the short ones fill the gaps.
-order=(Kubernetes Local Cli Demo Hooks Metrics Routing Core)
+order=(Kubernetes Local Cli Demo Dashboard Hooks Metrics Routing Core)
 projects=()
 for name in "${order[@]}"; do
   [ -f "tests/Aviary.$name.Tests/Aviary.$name.Tests.csproj" ] && projects+=("tests/Aviary.$name.Tests/Aviary.$name.Tests.csproj")

@@ -117,9 +117,10 @@ public sealed class LocalTestBed : IAsyncDisposable
     /// <summary>Port of the generated HAProxy's Prometheus exporter (for <c>provider: haproxy</c> canaries).</summary>
     public int HAProxyMetricsPort { get; } = FreePort();
 
-    public async Task StartControllerAsync(ILoggerFactory? loggers = null)
+    /// <param name="configure">Changes to the test defaults (e.g. the dashboard's options).</param>
+    public async Task StartControllerAsync(ILoggerFactory? loggers = null, Func<LocalControllerOptions, LocalControllerOptions>? configure = null)
     {
-        Controller = new LocalController(new LocalControllerOptions
+        var options = new LocalControllerOptions
         {
             HAProxyMetricsPort = HAProxyMetricsPort,
             Paths = [Manifests],
@@ -127,7 +128,8 @@ public sealed class LocalTestBed : IAsyncDisposable
             ApiAddress = $"127.0.0.1:{ApiPort.ToString(CultureInfo.InvariantCulture)}",
             PollInterval = TimeSpan.FromMilliseconds(200),
             DrainTimeout = TimeSpan.FromSeconds(5),
-        }, TimeProvider.System, loggers ?? NullLoggerFactory.Instance);
+        };
+        Controller = new LocalController(configure is null ? options : configure(options), TimeProvider.System, loggers ?? NullLoggerFactory.Instance);
         await Controller.StartAsync(CancellationToken.None);
     }
 

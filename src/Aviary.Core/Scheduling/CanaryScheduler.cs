@@ -286,10 +286,10 @@ public sealed partial class CanaryScheduler(SchedulerServices services)
         private async Task<bool> ActOnVerdictAsync(Verdict verdict)
         {
             if (verdict == Verdict.Reject) return true;
-            if (Action is { Kind: ManualActionKind.Promote } promote && verdict is not (Verdict.Pass or Verdict.PassNotWorse))
-                await RefuseAsync(promote, verdict == Verdict.Fail
-                    ? $"the current analysis of {p.Id} failed, not promoting"
-                    : $"the current analysis of {p.Id} is inconclusive, not promoting");
+            // A failed analysis refuses a promote; one that holds (too little data yet) leaves it pending for the next tick,
+            // which is often the very next one: a promote's tick runs at once, when little has come in since the last.
+            if (Action is { Kind: ManualActionKind.Promote } promote && verdict == Verdict.Fail)
+                await RefuseAsync(promote, $"the current analysis of {p.Id} failed, not promoting");
             switch (verdict)
             {
                 case Verdict.Fail:

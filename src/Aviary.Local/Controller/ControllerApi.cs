@@ -16,8 +16,10 @@ namespace Aviary.Local.Controller;
 /// <summary>
 /// The controller's HTTP API, on loopback by default. <c>/healthz</c> and <c>/metrics</c> are open (read-only);
 /// everything under <c>/api</c> needs <c>Authorization: Bearer TOKEN</c> with the token from the state directory.
+/// The dashboard (<c>/ui/</c>, <see cref="Aviary.Dashboard.DashboardEndpoints"/>) takes the same token.
 /// </summary>
-internal sealed class ControllerApi(LocalController controller, string token, ILoggerFactory loggers) : IAsyncDisposable
+internal sealed class ControllerApi(
+    LocalController controller, string token, Aviary.Dashboard.DashboardOptions? dashboard, TimeProvider time, ILoggerFactory loggers) : IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -61,6 +63,11 @@ internal sealed class ControllerApi(LocalController controller, string token, IL
             controller.Request(key, new Scheduling.ManualAction(kind, who, controller.Now));
             return Results.Json(new { canary = key, action = kind.ToString().ToLowerInvariant(), requestedBy = who }, statusCode: 202);
         });
+        if (dashboard is not null)
+        {
+            var access = new Aviary.Dashboard.SharedTokenAccess(token, $"the token in {Path.Combine(controller.StateDir, "token")} (the CLI's)");
+            new Aviary.Dashboard.DashboardEndpoints(new LocalDashboardSource(controller), access, dashboard, time).Map(app);
+        }
         await app.StartAsync(cancellationToken);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Url = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));

@@ -69,6 +69,9 @@ public sealed partial class LocalController : IAsyncDisposable
     /// <summary>The API's base address, once started.</summary>
     public Uri? ApiUrl => _api?.Url;
 
+    /// <summary>The dashboard's address, once started (null when it is off).</summary>
+    public Uri? DashboardUrl => _api is null || _options.Dashboard is null ? null : new Uri(_api.Url, "/ui/");
+
     /// <summary>Raised after every tick of every canary.</summary>
     public event Action<CanaryUpdate>? Ticked;
 
@@ -85,7 +88,7 @@ public sealed partial class LocalController : IAsyncDisposable
             throw new ControllerException($"another controller is running with state {StateDir} ({holder})");
         var token = ApiToken.LoadOrCreate(Path.Combine(StateDir, "token"));
         _manifests = new ManifestSource(_options.Paths, Path.Combine(StateDir, "applied"));
-        _api = new ControllerApi(this, token, _loggers);
+        _api = new ControllerApi(this, token, _options.Dashboard, _time, _loggers);
         await _api.StartAsync(_options.ApiAddress, cancellationToken);
         var info = JsonSerializer.Serialize(new ControllerInfo(Environment.ProcessId, _api.Url.ToString()));
         AtomicFile.Write(Path.Combine(StateDir, "controller.json"), info);

@@ -37,4 +37,7 @@ public sealed record LocalControllerOptions
     /// <c>AVIARY_SECRET_NAME_KEY</c> win. Default <c>STATE/secrets</c>.
     /// </summary>
     public string? SecretsDir { get; init; }
+
+    /// <summary>The web dashboard on the API's address (<c>/ui/</c>); null turns it off.</summary>
+    public Aviary.Dashboard.DashboardOptions? Dashboard { get; init; } = new();
 }

@@ -172,6 +172,23 @@ public sealed class StateStore
         return list;
     }
 
+    /// <summary>The latest <paramref name="limit"/> events of one canary, oldest first.</summary>
+    public IReadOnlyList<StoredEvent> RecentEvents(string canary, int limit)
+    {
+        using var c = Connect();
+        using var cmd = Command(c, null,
+            "SELECT id, canary, time, type, reason, message FROM events WHERE canary = $c ORDER BY id DESC LIMIT $l", ("$c", canary), ("$l", limit));
+        using var r = cmd.ExecuteReader();
+        var list = new List<StoredEvent>();
+        while (r.Read())
+        {
+            list.Add(new StoredEvent(r.GetInt64(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)),
+                Enum.Parse<EventType>(r.GetString(3)), r.GetString(4), r.GetString(5)));
+        }
+        list.Reverse();
+        return list;
+    }
+
     /// <summary>When the last event of a canary starting with <paramref name="prefix"/> was recorded, if any.</summary>
     public DateTimeOffset? LastEventTime(string canary, string prefix)
     {

@@ -22,6 +22,8 @@ public sealed class DemoCommandTests
             // The demo's canary is judged against the primary (analysis.judge), so a machine slowed by other work slows
             // both alike and does not roll the healthy release back; the bad one is rolled back by the judge.
             Assert.Contains("Rolling back podinfo.demo the judge found the canary worse than the primary: error rate", output);
+            // The dashboard's address comes first, so that the rollout can be watched live (BrowserTests shows the page).
+            Assert.Matches(@"^Dashboard: http://127\.0\.0\.1:\d+/ui/ \(the rollout, live; log in with the token in .+ to act\)$", output.Split('\n')[0].TrimEnd('\r'));
         }
         finally
         {

@@ -883,6 +883,25 @@ public sealed class ManualActionTests
     }
 
     [Fact]
+    public async Task Promote_AnalysisHoldsForData_StaysPendingThenPromotesOnThePassingTick()
+    {
+        var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis.Replace("thresholdRange: {min: 99}", "thresholdRange: {min: 99}\n    onNoData: skip", StringComparison.Ordinal)));
+        await h.StartRolloutAsync();
+        await h.TickAsync();
+        h.Metrics.NoData("request-success-rate");
+        var ask = Ask(h, ManualActionKind.Promote);
+
+        var held = await h.TickAsync(ask);
+
+        Assert.Null(held.Action);
+        Assert.Equal(CanaryPhase.Progressing, h.Phase);
+        h.Metrics.Set("request-success-rate", 100);
+        var outcome = await h.TickAsync(ask);
+        Assert.True(outcome.Action!.Applied);
+        Assert.Equal(CanaryPhase.Promoting, h.Phase);
+    }
+
+    [Fact]
     public async Task Abort_DuringAnalysis_RollsBackNow()
     {
         var h = new SchedulerHarness(SchedulerHarness.Canary(Analysis));

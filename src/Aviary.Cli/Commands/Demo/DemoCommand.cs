@@ -84,6 +84,8 @@ internal static class DemoCommand
             try
             {
                 await controller.StartAsync(stop.Token);
+                if (controller.DashboardUrl is { } ui)
+                    await io.Out.WriteLineAsync($"Dashboard: {ui} (the rollout, live; log in with the token in {Path.Combine(controller.StateDir, "token")} to act)");
                 var story = StoryAsync(controller, demoDll, port, results, stop.Token);
                 if (_interactive)
                 {

@@ -22,6 +22,13 @@ internal static class RunCommand
         var haproxyMetrics = new Option<int?>("--haproxy-metrics-port") { Description = "Serve the Prometheus exporter of the HAProxy Aviary runs for provider: haproxy on this loopback port." };
         var signFile = new Option<string?>("--webhook-secret-file") { Description = "Sign webhook calls (X-Aviary-Signature, HMAC-SHA256) with the secret in this file." };
         var signEnv = new Option<string?>("--webhook-secret-env") { Description = "Sign webhook calls with the secret in this environment variable." };
+        var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the web dashboard (/ui/ on the API's address)." };
+        var readOnly = new Option<bool>("--dashboard-read-only") { Description = "Serve the dashboard without actions: no buttons, and the calls are refused." };
+        var anonymous = new Option<string>("--dashboard-anonymous")
+        {
+            Description = "What the dashboard shows without the token: view (read-only) or none (log in first).",
+            DefaultValueFactory = _ => "view",
+        }.AcceptOnlyFromAmong("view", "none");
         var command = new Command("run", """
             Run the local controller in the foreground: start each Canary's primary, put the built-in router on its
             service port, and run the analysis whenever the Workload changes. Edit the files (or `aviary apply`)
@@ -29,7 +36,9 @@ internal static class RunCommand
 
             Example:
               aviary run -f examples/local/
-            """) { files, state, api, output, metricsServer, haproxyMetrics, signFile, signEnv };
+            The dashboard is on the API's address at /ui/: read-only without the token, and acting (promote,
+            abort, …) once logged in with the token in STATE/token.
+            """) { files, state, api, output, metricsServer, haproxyMetrics, signFile, signEnv, noDashboard, readOnly, anonymous };
         command.SetAction(async (parse, ct) =>
         {
             var paths = parse.GetValue(files) ?? [];
@@ -41,12 +50,21 @@ internal static class RunCommand
             var json = parse.GetValue(output) == "json";
             var stateDir = parse.GetValue(state)!;
             using var loggers = json
-                ? LoggerFactory.Create(b => b.AddJsonConsole(o => o.IncludeScopes = false).SetMinimumLevel(LogLevel.Information))
+                ? LoggerFactory.Create(b => b.AddJsonConsole(o => o.IncludeScopes = false).SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning))
                 : LoggerFactory.Create(b => b.AddProvider(new FileLoggerProvider(Path.Combine(stateDir, "controller.log"), time)));
             var signing = parse.GetValue(signFile) is null && parse.GetValue(signEnv) is null
                 ? null
                 : new Aviary.Hooks.Webhooks.WebhookSigning { SecretFile = parse.GetValue(signFile), SecretEnvironmentVariable = parse.GetValue(signEnv) };
-            var options = new LocalControllerOptions { Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)!, WebhookSigning = signing, MetricsServer = parse.GetValue(metricsServer), HAProxyMetricsPort = parse.GetValue(haproxyMetrics) };
+            var dashboard = parse.GetValue(noDashboard) ? null : new Aviary.Dashboard.DashboardOptions
+            {
+                ReadOnly = parse.GetValue(readOnly),
+                Anonymous = parse.GetValue(anonymous) == "none" ? Aviary.Dashboard.AnonymousAccess.None : Aviary.Dashboard.AnonymousAccess.View,
+            };
+            var options = new LocalControllerOptions
+            {
+                Paths = paths, StateDir = stateDir, ApiAddress = parse.GetValue(api)!, WebhookSigning = signing,
+                MetricsServer = parse.GetValue(metricsServer), HAProxyMetricsPort = parse.GetValue(haproxyMetrics), Dashboard = dashboard,
+            };
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             try
             {
@@ -76,6 +94,7 @@ internal static class RunCommand
         controller.Problem += view.Note;
         await controller.StartAsync(ct);
         view.Title = $"Aviary local controller — API {controller.ApiUrl}, state {controller.StateDir} (Ctrl-C stops)";
+        if (controller.DashboardUrl is { } ui) await io.Out.WriteLineAsync($"Dashboard: {ui} (log in with the token in {Path.Combine(controller.StateDir, "token")} to act)");
         try
         {
             if (Console.IsOutputRedirected)
