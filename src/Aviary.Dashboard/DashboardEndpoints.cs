@@ -168,8 +168,24 @@ public sealed class DashboardEndpoints
     private async Task<IResult> OverviewAsync(HttpContext context, string? @namespace)
     {
         var caller = await CallerAsync(context);
-        var (rows, refusal) = await RowsAsync(caller, @namespace, context.RequestAborted);
-        return refusal ?? Json(rows!);
+        return await Answer(async () =>
+        {
+            var (rows, refusal) = await RowsAsync(caller, @namespace, context.RequestAborted);
+            return refusal ?? Json(rows!);
+        });
+    }
+
+    /// <summary>A runtime that cannot answer (its store, the API server) is a 502 saying why, never a stack trace.</summary>
+    private static async Task<IResult> Answer(Func<Task<IResult>> answer)
+    {
+        try
+        {
+            return await answer();
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            return Error(502, $"the runtime could not answer: {e.Message}");
+        }
     }
 
     private async Task<(IReadOnlyList<CanaryRow>? Rows, IResult? Refusal)> RowsAsync(Caller caller, string? ns, CancellationToken ct)
@@ -180,15 +196,15 @@ public sealed class DashboardEndpoints
         }
         var all = await _source.ListAsync(ct);
         var rows = new List<CanaryRow>();
-        var allowed = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var decided = new Dictionary<string, IResult?>(StringComparer.Ordinal);
         foreach (var c in all.Where(c => string.IsNullOrEmpty(ns) || c.Namespace == ns).OrderBy(c => c.Namespace, StringComparer.Ordinal).ThenBy(c => c.Name, StringComparer.Ordinal))
         {
-            if (!allowed.TryGetValue(c.Namespace, out var may))
-                allowed[c.Namespace] = may = await MayViewAsync(caller, c.Namespace, null, ct) is null;
-            if (may) rows.Add(DashboardViews.Row(c, c.LastCheck));
+            if (!decided.TryGetValue(c.Namespace, out var refusal))
+                decided[c.Namespace] = refusal = await MayViewAsync(caller, c.Namespace, null, ct);
+            if (refusal is null) rows.Add(DashboardViews.Row(c, c.LastCheck));
         }
-        if (rows.Count == 0 && all.Count > 0 && allowed.Count > 0 && !allowed.Values.Any(v => v) && caller.User is not null)
-            return (null, await MayViewAsync(caller, ns, null, ct));
+        // Someone who may see none of the canaries there are is told why, rather than shown an empty list.
+        if (rows.Count == 0 && decided.Count > 0 && decided.Values.All(r => r is not null)) return (null, decided.Values.First());
         return (rows, null);
     }
 
@@ -196,8 +212,11 @@ public sealed class DashboardEndpoints
     {
         var caller = await CallerAsync(context);
         if (await MayViewAsync(caller, ns, name, context.RequestAborted) is { } refused) return refused;
-        var page = await PageOfAsync(ns, name, context.RequestAborted);
-        return page is null ? Error(404, $"canary {ns}/{name} not found") : Json(page);
+        return await Answer(async () =>
+        {
+            var page = await PageOfAsync(ns, name, context.RequestAborted);
+            return page is null ? Error(404, $"canary {ns}/{name} not found") : Json(page);
+        });
     }
 
     private async Task<CanaryPage?> PageOfAsync(string ns, string name, CancellationToken ct)
@@ -247,14 +266,22 @@ public sealed class DashboardEndpoints
                     await SendAsync(context, "refused", "{\"error\":\"the session ended; log in again\"}", ct);
                     return;
                 }
-                var (rows, _) = await RowsAsync(caller, ns, ct);
-                var rowsJson = JsonSerializer.Serialize(rows ?? [], ModelJson.Options);
-                if (rowsJson != lastRows) await SendAsync(context, "canaries", lastRows = rowsJson, ct);
-                if (cns is not null)
+                try
                 {
-                    var page = await PageOfAsync(cns, cname!, ct);
-                    var pageJson = page is null ? "null" : JsonSerializer.Serialize(page, ModelJson.Options);
-                    if (pageJson != lastPage) await SendAsync(context, "canary", lastPage = pageJson, ct);
+                    var (rows, _) = await RowsAsync(caller, ns, ct);
+                    var rowsJson = JsonSerializer.Serialize(rows ?? [], ModelJson.Options);
+                    if (rowsJson != lastRows) await SendAsync(context, "canaries", lastRows = rowsJson, ct);
+                    if (cns is not null)
+                    {
+                        var page = await PageOfAsync(cns, cname!, ct);
+                        var pageJson = page is null ? "null" : JsonSerializer.Serialize(page, ModelJson.Options);
+                        if (pageJson != lastPage) await SendAsync(context, "canary", lastPage = pageJson, ct);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException and not IOException)
+                {
+                    // The runtime could not answer this time (the API server restarting): say so, and look again.
+                    await SendAsync(context, "unavailable", JsonSerializer.Serialize(new { error = e.Message }), ct);
                 }
                 await Task.Delay(_options.StreamInterval, _time, ct);
             }

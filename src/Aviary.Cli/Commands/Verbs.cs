@@ -11,7 +11,7 @@ internal static class Verbs
         yield return Simulate.SimulateCommand.Create(io);
         yield return Run.RunCommand.Create(io, time);
         yield return Apply.ApplyCommand.Create(io);
-        yield return Get.GetCommand.Create(io);
+        yield return Get.GetCommand.Create(io, time);
         yield return Describe.DescribeCommand.Create(io, time);
         yield return Events.EventsCommand.Create(io, time);
         yield return Demo.DemoCommand.Create(io, time);

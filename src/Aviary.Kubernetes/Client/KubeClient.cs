@@ -121,6 +121,8 @@ public sealed class KubeClient : IDisposable
                 var code = (int)response.StatusCode;
                 KubeClientLog.Request(_logger, method.Method, PathOnly(pathAndQuery), code, (long)Time.GetElapsedTime(started).TotalMilliseconds);
                 if (response.IsSuccessStatusCode) return Parse(text);
+                // A plugin's token may have been revoked or expired early: run the plugin again once, as client-go does.
+                if (code == 401 && attempt == 0 && _tokens.Invalidate()) continue;
                 var error = KubeError.FromResponse(code, text.Length > MaxErrorBodyBytes ? text[..MaxErrorBodyBytes] : text);
                 if (error.Reason == KubeErrorReason.TooManyRequests && attempt < Options.ThrottledRetries)
                 {

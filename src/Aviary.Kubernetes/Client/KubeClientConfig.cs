@@ -126,6 +126,9 @@ public sealed record KubeCredentials
 
     public string? Password { get; init; }
 
+    /// <summary>An exec credential plugin that prints the bearer token (EKS, GKE, AKS).</summary>
+    public ExecCredentialPlugin? Exec { get; init; }
+
     public static KubeCredentials FromToken(string token)
     {
         ArgumentException.ThrowIfNullOrEmpty(token);
@@ -145,6 +148,7 @@ public sealed record KubeCredentials
         if (TokenFile is not null) parts.Add("bearer token from " + TokenFile);
         if (ClientCertificate is not null) parts.Add("client certificate " + ClientCertificate.Subject);
         if (Username is not null) parts.Add("basic auth as " + Username);
+        if (Exec is not null) parts.Add("bearer token from " + Exec);
         return parts.Count == 0 ? "anonymous" : string.Join(" + ", parts);
     }
 }

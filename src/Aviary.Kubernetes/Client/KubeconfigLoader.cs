@@ -1,12 +1,13 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json.Nodes;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 
 namespace Aviary.Kubernetes.Client;
 
-/// <summary>Reads kubeconfig files as kubectl does (the fields a client needs; exec and auth-provider are refused).</summary>
+/// <summary>Reads kubeconfig files as kubectl does (the fields a client needs, exec plugins included; auth-provider is refused).</summary>
 internal static class KubeconfigLoader
 {
     public static KubeClientConfig Load(string? path, string? context, Func<string, string?> environment)
@@ -109,17 +110,17 @@ internal static class KubeconfigLoader
             CertificateAuthorities = cas,
             InsecureSkipTlsVerify = cluster.InsecureSkipTlsVerify,
             TlsServerName = string.IsNullOrEmpty(cluster.TlsServerName) ? null : cluster.TlsServerName,
-            Credentials = Credentials(user, userFile, $"user '{context.User}' of {userFile}"),
+            Credentials = Credentials(user, userFile, $"user '{context.User}' of {userFile}", cluster),
             Namespace = string.IsNullOrEmpty(context.Namespace) ? "default" : context.Namespace,
             Source = $"{source}, context {contextName}",
         };
     }
 
-    private static KubeCredentials Credentials(UserEntry user, string file, string where)
+    private static KubeCredentials Credentials(UserEntry user, string file, string where, ClusterEntry cluster)
     {
-        if (user.Exec is not null) throw new KubeConfigException($"{where} uses an exec credential plugin, which Aviary's client does not support; use a token or a client certificate");
-        if (user.AuthProvider is not null) throw new KubeConfigException($"{where} uses an auth-provider, which Aviary's client does not support; use a token or a client certificate");
+        if (user.AuthProvider is not null) throw new KubeConfigException($"{where} uses an auth-provider, which Aviary's client does not support (kubectl dropped it too); use an exec plugin, a token or a client certificate");
         var credentials = KubeCredentials.None;
+        if (user.Exec is { } exec) credentials = credentials with { Exec = Exec(exec, file, where, cluster) };
         if (!string.IsNullOrEmpty(user.Token)) credentials = credentials with { Token = user.Token.Trim() };
         else if (!string.IsNullOrEmpty(user.TokenFile))
         {
@@ -263,8 +264,62 @@ internal static class KubeconfigLoader
         [YamlMember(Alias = "client-key-data")] public string? ClientKeyData { get; set; }
         [YamlMember(Alias = "username")] public string? Username { get; set; }
         [YamlMember(Alias = "password")] public string? Password { get; set; }
-        [YamlMember(Alias = "exec")] public object? Exec { get; set; }
+        [YamlMember(Alias = "exec")] public ExecEntry? Exec { get; set; }
         [YamlMember(Alias = "auth-provider")] public object? AuthProvider { get; set; }
+    }
+
+    private sealed class ExecEntry
+    {
+        [YamlMember(Alias = "apiVersion")] public string? ApiVersion { get; set; }
+        [YamlMember(Alias = "command")] public string? Command { get; set; }
+        [YamlMember(Alias = "args")] public List<string>? Args { get; set; }
+        [YamlMember(Alias = "env")] public List<ExecEnv>? Env { get; set; }
+        [YamlMember(Alias = "installHint")] public string? InstallHint { get; set; }
+        [YamlMember(Alias = "provideClusterInfo")] public bool ProvideClusterInfo { get; set; }
+        [YamlMember(Alias = "interactiveMode")] public string? InteractiveMode { get; set; }
+    }
+
+    private sealed class ExecEnv
+    {
+        [YamlMember(Alias = "name")] public string? Name { get; set; }
+        [YamlMember(Alias = "value")] public string? Value { get; set; }
+    }
+
+    /// <summary>An <c>exec</c> entry, checked as client-go checks it; each refusal names the field.</summary>
+    private static ExecCredentialPlugin Exec(ExecEntry exec, string file, string where, ClusterEntry cluster)
+    {
+        if (exec.ApiVersion is not (ExecCredentialPlugin.V1 or ExecCredentialPlugin.V1Beta1))
+            throw new KubeConfigException($"{where}: exec.apiVersion '{exec.ApiVersion}' is not {ExecCredentialPlugin.V1} or {ExecCredentialPlugin.V1Beta1} (v1alpha1 was removed in Kubernetes 1.24)");
+        if (string.IsNullOrWhiteSpace(exec.Command)) throw new KubeConfigException($"{where}: exec.command is required");
+        if (exec.InteractiveMode == "Always")
+            throw new KubeConfigException($"{where}: exec.interactiveMode is Always, but Aviary runs the plugin without a terminal; use a plugin mode that needs no input");
+        var env = new List<KeyValuePair<string, string>>();
+        foreach (var (e, i) in (exec.Env ?? []).Select((e, i) => (e, i)))
+        {
+            if (string.IsNullOrEmpty(e.Name)) throw new KubeConfigException($"{where}: exec.env[{i}].name is required");
+            env.Add(KeyValuePair.Create(e.Name, e.Value ?? ""));
+        }
+        // As client-go: a command with a slash is relative to the kubeconfig's folder; a bare name is looked up in PATH.
+        var command = exec.Command.Contains('/', StringComparison.Ordinal) ? Resolve(file, exec.Command) : exec.Command;
+        JsonObject? clusterInfo = null;
+        if (exec.ProvideClusterInfo)
+        {
+            clusterInfo = new JsonObject { ["server"] = cluster.Server, ["insecure-skip-tls-verify"] = cluster.InsecureSkipTlsVerify };
+            if (!string.IsNullOrEmpty(cluster.TlsServerName)) clusterInfo["tls-server-name"] = cluster.TlsServerName;
+            if (!string.IsNullOrEmpty(cluster.CertificateAuthorityData)) clusterInfo["certificate-authority-data"] = cluster.CertificateAuthorityData;
+            else if (!string.IsNullOrEmpty(cluster.CertificateAuthority))
+                clusterInfo["certificate-authority-data"] = Convert.ToBase64String(File.ReadAllBytes(Resolve(file, cluster.CertificateAuthority)));
+        }
+        return new ExecCredentialPlugin
+        {
+            Command = command,
+            Args = exec.Args ?? [],
+            Env = env,
+            ApiVersion = exec.ApiVersion,
+            InstallHint = exec.InstallHint,
+            Cluster = clusterInfo,
+            Where = where,
+        };
     }
 
     private sealed class NamedContext : INamed

@@ -54,6 +54,27 @@ public sealed partial class CanaryController(
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<string, Runner> _runners = new(StringComparer.Ordinal);
 
+    /// <summary>Raised after every saved tick of every canary (the dashboard keeps its checks).</summary>
+    public event Action<CanaryPolicy, TickOutcome>? Ticked;
+
+    /// <summary>
+    /// Asks for a manual action the way a user with kubectl would: the <see cref="ActionAnnotation"/> (and who, in
+    /// <see cref="ActionByAnnotation"/>) on the Canary; its loop, woken by the change, applies it.
+    /// </summary>
+    public static Task<KubeResult<JsonObject>> RequestActionAsync(KubeClient client, string ns, string name, ManualActionKind kind, string who,
+        CancellationToken cancellationToken) =>
+        client.Resource(KubeResources.Canaries).PatchAsync(ns, name, KubePatch.Merge(new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["annotations"] = new JsonObject
+                {
+                    [ActionAnnotation] = kind.ToString().ToLowerInvariant(),
+                    [ActionByAnnotation] = who,
+                },
+            },
+        }), cancellationToken);
+
     /// <summary>The canaries (<c>name.namespace</c>) whose loop runs now: a loop ends when its canary is gone or finalized.</summary>
     public IReadOnlyCollection<string> Running => [.. _runners.Where(r => r.Value.IsRunning).Select(r => r.Key)];
 
@@ -390,6 +411,7 @@ public sealed partial class CanaryController(
                 return;
             }
             owner._metrics.Record(read.Policy, outcome);
+            owner.Ticked?.Invoke(read.Policy, outcome);
         }
 
         public Task TickFailedAsync(CanaryRead.Ready? read, Exception error, CancellationToken cancellationToken)

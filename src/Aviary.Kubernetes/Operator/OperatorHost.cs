@@ -50,6 +50,12 @@ public sealed record OperatorOptions
 
     /// <summary>Settings of the routers (NGINX's annotation prefix, Contour's ingress class); defaults when null.</summary>
     public KubeRouterOptions? Routers { get; init; }
+
+    /// <summary>The web dashboard (Kubernetes tokens, TokenReview, SubjectAccessReview); null, the default, turns it off.</summary>
+    public Aviary.Dashboard.DashboardOptions? Dashboard { get; init; }
+
+    /// <summary>Address of the dashboard, its own port. Default 0.0.0.0:8081.</summary>
+    public string DashboardListen { get; init; } = "0.0.0.0:8081";
 }
 
 /// <summary>
@@ -69,6 +75,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
     private readonly KubeRuntime _runtime;
     private readonly KubeClient? _electionClient;
     private WebApplication? _app;
+    private WebApplication? _dashboard;
     private volatile bool _watching;
 
     public OperatorHost(OperatorOptions options, TimeProvider time, ILoggerFactory loggers)
@@ -87,6 +94,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
         _runtime = new KubeRuntime(Client, options.MetricsServer, time, loggers, options.Routers);
         Controller = new CanaryController(Client, _runtime.ServicesFor, new KubeEventRecorder(Client, loggers.CreateLogger("Aviary.Events")),
             Metrics, () => Elector?.IsLeader ?? true, time, loggers.CreateLogger("Aviary.Canaries"), options.Namespace, options.MeshProvider);
+        Controller.Ticked += Checks.Record;
     }
 
     public static string Version { get; } = typeof(OperatorHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
@@ -101,11 +109,18 @@ public sealed partial class OperatorHost : IAsyncDisposable
 
     public Uri? Url { get; private set; }
 
+    /// <summary>The dashboard's address once started (null when it is off).</summary>
+    public Uri? DashboardUrl { get; private set; }
+
+    /// <summary>The checks of the canaries' last ticks, for the dashboard.</summary>
+    public CheckHistory Checks { get; } = new();
+
     public bool IsLeader => Elector?.IsLeader ?? true;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await StartHttpAsync(cancellationToken);
+        if (_options.Dashboard is { } dashboard) await StartDashboardAsync(dashboard, cancellationToken);
         if (Elector is not null) _election = Task.Run(() => Elector.RunAsync(_stopElection.Token), CancellationToken.None);
         _tasks.Add(Task.Run(async () =>
         {
@@ -145,12 +160,13 @@ public sealed partial class OperatorHost : IAsyncDisposable
         await Task.WhenAll(_tasks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _stopElection.CancelAsync();
         if (_election is not null) await _election.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (_app is not null)
+        foreach (var app in new[] { _app, _dashboard }.OfType<WebApplication>())
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-            _app = null;
+            await app.StopAsync();
+            await app.DisposeAsync();
         }
+        _app = null;
+        _dashboard = null;
     }
 
     /// <summary>
@@ -190,18 +206,8 @@ public sealed partial class OperatorHost : IAsyncDisposable
                 if (!ManualAction.TryParse(action, out var kind))
                     return Results.Json(new { error = $"unknown action '{action}': use promote, abort, retry, pause or resume" }, statusCode: 400);
                 var who = context.Request.Headers["X-Aviary-Requested-By"].ToString();
-                var patch = KubePatch.Merge(new JsonObject
-                {
-                    ["metadata"] = new JsonObject
-                    {
-                        ["annotations"] = new JsonObject
-                        {
-                            [CanaryController.ActionAnnotation] = kind.ToString().ToLowerInvariant(),
-                            [CanaryController.ActionByAnnotation] = who.Length is > 0 and <= 200 ? $"{who} via the API" : "the operator API",
-                        },
-                    },
-                });
-                var result = await Client.Resource(KubeResources.Canaries).PatchAsync(ns, name, patch, context.RequestAborted);
+                var result = await CanaryController.RequestActionAsync(Client, ns, name, kind,
+                    who.Length is > 0 and <= 200 ? $"{who} via the API" : "the operator API", context.RequestAborted);
                 return result.Succeeded ? Results.Json(new { canary = $"{name}.{ns}", action = kind.ToString().ToLowerInvariant() }, statusCode: 202)
                     : Results.Json(new { error = result.Error!.ToString() }, statusCode: result.IsNotFound ? 404 : 502);
             });
@@ -210,6 +216,24 @@ public sealed partial class OperatorHost : IAsyncDisposable
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Url = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
         _app = app;
+    }
+
+    /// <summary>The dashboard on its own port: the same pages as the local controller's, over the cluster, with the users' own tokens.</summary>
+    private async Task StartDashboardAsync(Aviary.Dashboard.DashboardOptions options, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, Aviary.Hooks.Hosting.EmbeddedLifetime>();
+        var (host, port) = ParseListen(_options.DashboardListen);
+        builder.WebHost.UseKestrel(k => k.Listen(host, port));
+        var app = builder.Build();
+        var source = new KubeDashboardSource(Client, _options.Namespace, Checks);
+        new Aviary.Dashboard.DashboardEndpoints(source, new KubeDashboardAccess(Client),
+            options with { Runtime = "kubernetes", Anonymous = Aviary.Dashboard.AnonymousAccess.None }, _time).Map(app);
+        await app.StartAsync(cancellationToken);
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        DashboardUrl = new Uri(new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)), "/ui/");
+        _dashboard = app;
     }
 
     private static bool Authorized(HttpContext context, string token) =>

@@ -45,6 +45,106 @@ public sealed class KubeClientAuthTests(KubeApiServerFixture fixture)
         Assert.True(allowed.Succeeded, allowed.ToString());
     }
 
+    /// <summary>A small exec credential plugin: prints the token in its folder, counts its runs, keeps what it was told.</summary>
+    private static string WritePlugin(string dir, string token, string apiVersion, string? expires = null)
+    {
+        File.WriteAllText(Path.Combine(dir, "token"), token);
+        var path = Path.Combine(dir, "plugin.sh");
+        var expiry = expires is null ? "" : ",\"expirationTimestamp\":\"" + expires + "\"";
+        var print = "printf '{\"apiVersion\":\"" + apiVersion + "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"" + expiry + "}}' \"$(cat \"$dir/token\")\"";
+        File.WriteAllText(path, """
+            #!/bin/sh
+            dir="$(dirname "$0")"
+            echo run >> "$dir/runs"
+            printf '%s' "$KUBERNETES_EXEC_INFO" > "$dir/info.json"
+            printf '%s' "$PLUGIN_GREETING" > "$dir/env.txt"
+            [ -f "$dir/fail" ] && { echo "plugin: no credentials for this cluster" >&2; exit 3; }
+            """.Replace("\r", "", StringComparison.Ordinal) + "\n" + print + "\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
+    private string ExecKubeconfig(string dir, string apiVersion, bool provideClusterInfo = false)
+    {
+        var text = File.ReadAllText(Server.WriteKubeconfig("exec-user")).Replace("    {}\n",
+            $"    exec:\n      apiVersion: {apiVersion}\n      command: ./plugin.sh\n      env: [{{name: PLUGIN_GREETING, value: hello}}]\n" +
+            $"      provideClusterInfo: {(provideClusterInfo ? "true" : "false")}\n", StringComparison.Ordinal);
+        var path = Path.Combine(dir, "kubeconfig");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public async Task FromKubeconfig_ExecPlugin_AuthenticatesWithItsTokenAndRunsItAgainWhenRefused()
+    {
+        var ns = await Server.CreateNamespaceAsync("exec");
+        var dir = Directory.CreateTempSubdirectory("aviary-exec-").FullName;
+        var first = await Server.CreateServiceAccountTokenAsync(ns, "first");
+        WritePlugin(dir, first, ExecCredentialPlugin.V1);
+        // The command is relative to the kubeconfig's folder, as client-go resolves it.
+        using var client = new KubeClient(KubeClientConfig.FromKubeconfig(ExecKubeconfig(dir, ExecCredentialPlugin.V1, provideClusterInfo: true)));
+
+        var denied = await client.Resource(KubeResources.ConfigMaps).ListAsync(ns);
+        Assert.True(denied.IsForbidden, denied.ToString());
+        Assert.Contains($"system:serviceaccount:{ns}:first", denied.Error!.Message, StringComparison.Ordinal);
+        Assert.Single(File.ReadAllLines(Path.Combine(dir, "runs")));
+        var info = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "info.json")))!;
+        Assert.Equal((ExecCredentialPlugin.V1, "ExecCredential", false), (info["apiVersion"]!.GetValue<string>(), info["kind"]!.GetValue<string>(), info["spec"]!["interactive"]!.GetValue<bool>()));
+        Assert.Equal(Server.Url.GetLeftPart(UriPartial.Authority), info["spec"]!["cluster"]!["server"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(info["spec"]!["cluster"]!["certificate-authority-data"]?.GetValue<string>()));
+        Assert.Equal("hello", File.ReadAllText(Path.Combine(dir, "env.txt")));
+
+        // The token without an expiry is kept: a second request does not run the plugin.
+        await client.Resource(KubeResources.ConfigMaps).ListAsync(ns);
+        Assert.Single(File.ReadAllLines(Path.Combine(dir, "runs")));
+
+        // Revoked (the server answers 401): the client runs the plugin again and goes on with the new token.
+        await Server.KubectlAsync("delete", "serviceaccount", "first", "-n", ns);
+        var second = await Server.CreateServiceAccountTokenAsync(ns, "second");
+        await Server.ApplyAsync(ReaderRole(ns, "ServiceAccount", "second", ns));
+        File.WriteAllText(Path.Combine(dir, "token"), second);
+        var allowed = await Eventually.Until(async () => await client.Resource(KubeResources.ConfigMaps).ListAsync(ns), r => r.Succeeded, describe: r => Task.FromResult(r.ToString()));
+        Assert.True(File.ReadAllLines(Path.Combine(dir, "runs")).Length >= 2);
+
+        // A failing plugin is an error naming the user and the plugin's own message; its output never appears.
+        File.WriteAllText(Path.Combine(dir, "fail"), "");
+        File.WriteAllText(Path.Combine(dir, "token"), "revoked");
+        await Server.KubectlAsync("delete", "serviceaccount", "second", "-n", ns);
+        var failed = await Eventually.Until(async () => await client.Resource(KubeResources.ConfigMaps).ListAsync(ns), r => !r.Succeeded && r.Error!.Code == 0, describe: r => Task.FromResult(r.ToString()));
+        Assert.Contains("user 'exec-user' of", failed.Error!.Message, StringComparison.Ordinal);
+        Assert.Contains("exited with code 3: plugin: no credentials for this cluster", failed.Error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(second, failed.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FromKubeconfig_ExecPluginTokenExpired_RunsThePluginBeforeTheNextRequest()
+    {
+        var ns = await Server.CreateNamespaceAsync("exec-exp");
+        var dir = Directory.CreateTempSubdirectory("aviary-exec-").FullName;
+        var time = new ManualTime(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        WritePlugin(dir, await Server.CreateServiceAccountTokenAsync(ns, "sa"), ExecCredentialPlugin.V1Beta1, expires: "2030-01-01T00:10:00Z");
+        using var client = new KubeClient(KubeClientConfig.FromKubeconfig(ExecKubeconfig(dir, ExecCredentialPlugin.V1Beta1)), timeProvider: time);
+
+        await client.GetVersionAsync();
+        time.Advance(TimeSpan.FromMinutes(9));
+        await client.GetVersionAsync();
+        Assert.Single(File.ReadAllLines(Path.Combine(dir, "runs")));
+        time.Advance(TimeSpan.FromMinutes(2));
+        await client.GetVersionAsync();
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(dir, "runs")).Length);
+    }
+
+    [Fact]
+    public async Task FromKubeconfig_ExecPluginAnswersAnotherVersion_IsAClearError()
+    {
+        var dir = Directory.CreateTempSubdirectory("aviary-exec-").FullName;
+        WritePlugin(dir, "t", ExecCredentialPlugin.V1Beta1);
+        using var client = new KubeClient(KubeClientConfig.FromKubeconfig(ExecKubeconfig(dir, ExecCredentialPlugin.V1)));
+        var answer = await client.GetVersionAsync();
+        Assert.False(answer.Succeeded);
+        Assert.Contains($"answered apiVersion '{ExecCredentialPlugin.V1Beta1}', not the kubeconfig's {ExecCredentialPlugin.V1}", answer.Error!.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Send_ServerCertificateFromAnotherCa_IsRefused()
     {

@@ -88,13 +88,30 @@ public sealed class KubeClientConfigTests : IDisposable
     }
 
     [Theory]
-    [InlineData("exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1}", "exec credential plugin")]
     [InlineData("auth-provider: {name: gcp}", "auth-provider")]
-    public void FromKubeconfigText_PluginUser_ThrowsUnsupported(string user, string expected)
+    [InlineData("exec: {command: aws, apiVersion: client.authentication.k8s.io/v1alpha1}", "exec.apiVersion 'client.authentication.k8s.io/v1alpha1' is not")]
+    [InlineData("exec: {apiVersion: client.authentication.k8s.io/v1}", "exec.command is required")]
+    [InlineData("exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1, interactiveMode: Always}", "exec.interactiveMode is Always")]
+    [InlineData("exec: {command: x, apiVersion: client.authentication.k8s.io/v1, env: [{value: v}]}", "exec.env[0].name is required")]
+    public void FromKubeconfigText_UnusablePluginUser_ThrowsNamingTheField(string user, string expected)
     {
         var e = Assert.Throws<KubeConfigException>(() =>
             KubeClientConfig.FromKubeconfigText(Config($"- name: dev-user\n  user: {{{user}}}\n")));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromKubeconfigText_ExecUser_IsAPluginWithItsArgsAndEnv()
+    {
+        var config = KubeClientConfig.FromKubeconfigText(Config(
+            "- name: dev-user\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n" +
+            "      args: [eks, get-token, --cluster-name, prod]\n      env: [{name: AWS_PROFILE, value: prod}]\n      installHint: install the AWS CLI\n"));
+        var exec = config.Credentials.Exec!;
+        Assert.Equal(("aws", "client.authentication.k8s.io/v1beta1"), (exec.Command, exec.ApiVersion));
+        Assert.Equal(["eks", "get-token", "--cluster-name", "prod"], exec.Args);
+        Assert.Equal([KeyValuePair.Create("AWS_PROFILE", "prod")], exec.Env);
+        Assert.Null(exec.Cluster);
+        Assert.Equal("bearer token from exec plugin aws", config.Credentials.ToString());
     }
 
     [Fact]

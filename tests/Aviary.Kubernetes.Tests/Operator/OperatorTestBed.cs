@@ -121,6 +121,9 @@ public sealed record OperatorTestBedOptions
     /// <summary>Play the kubelet: mark Deployments ready whenever their spec changes. Default true.</summary>
     public bool Kubelet { get; init; } = true;
 
+    /// <summary>Serve the dashboard (on a free loopback port: <see cref="OperatorHost.DashboardUrl"/>).</summary>
+    public bool Dashboard { get; init; }
+
     public string NamespacePrefix { get; init; } = "op";
 }
 
@@ -263,6 +266,8 @@ public sealed class OperatorTestBed : IAsyncDisposable
             MetricsServer = Prometheus.Url,
             MeshProvider = Options.Provider,
             ApiTokenFile = ApiTokenFile,
+            Dashboard = Options.Dashboard ? new Aviary.Dashboard.DashboardOptions() : null,
+            DashboardListen = "127.0.0.1:0",
             LeaderElection = Options.LeaderElection
                 ? new LeaderElectionOptions
                 {

@@ -14,7 +14,7 @@ namespace Aviary.Kubernetes.Tests.Operator;
 public sealed class SeedCliTests(OperatorCluster cluster)
 {
     /// <summary>The CLI the solution build produced, in the test's configuration (Release or Debug).</summary>
-    private static string AviaryDll
+    internal static string AviaryDll
     {
         get
         {

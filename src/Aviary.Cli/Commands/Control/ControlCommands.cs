@@ -25,23 +25,35 @@ internal static class ControlCommands
     private static Command Create(CliIO io, string verb, string what)
     {
         var name = new Argument<string>("name") { Description = "The canary's name." };
-        var ns = new Option<string>("--namespace", "-n") { Description = "The canary's namespace.", DefaultValueFactory = _ => "default" };
+        var ns = new Option<string?>("--namespace", "-n") { Description = "The canary's namespace (default: default; on a cluster, the context's)." };
         var state = CommonOptions.State();
+        var cluster = new Cluster.ClusterOptions();
         var command = new Command(verb, $"""
             {what}
             The request is recorded as an event with who asked; follow it with `aviary events --watch`.
 
+            On a cluster (--kubeconfig, --context, or as `kubectl aviary {verb}`), the request is the Canary's
+            aviary.dev/action annotation, patched with your own credentials: RBAC decides (patch on the canary).
+
             Example:
               aviary {verb} podinfo -n test
-            """) { name, ns, state };
+              kubectl aviary {verb} podinfo -n test --context prod
+            """) { name, ns, state, cluster.Kubeconfig, cluster.Context };
         command.SetAction(async (parse, ct) =>
         {
+            if (cluster.Active(parse))
+            {
+                using var kube = cluster.Connect(parse, io, verb);
+                if (kube is null) return 1;
+                Core.Scheduling.ManualAction.TryParse(verb, out var kind);
+                return await Cluster.ClusterViews.ActAsync(io, kube, parse.GetValue(ns) ?? kube.Config.Namespace, parse.GetValue(name)!, kind, ct);
+            }
             var client = ControllerClient.Connect(io, parse.GetValue(state)!);
             if (client is null) return 1;
             using (client)
             {
                 var canary = parse.GetValue(name)!;
-                var space = parse.GetValue(ns)!;
+                var space = parse.GetValue(ns) ?? "default";
                 using var content = new StringContent("");
                 content.Headers.Add("X-Aviary-Requested-By", $"{Environment.UserName}@{Environment.MachineName} (aviary {verb})");
                 var (status, body) = await client.PostAsync(

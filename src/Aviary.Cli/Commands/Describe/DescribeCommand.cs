@@ -17,11 +17,22 @@ internal static class DescribeCommand
         var canary = new Command("canary", """
             Show a canary's status, its last analysis checks and its events.
 
+            With --kubeconfig/--context (or as `kubectl aviary`), the Canary of a cluster: status, conditions, events.
+
             Example:
               aviary describe canary podinfo -n test
             """) { name, ns, state };
+        var cluster = new Cluster.ClusterOptions();
+        canary.Options.Add(cluster.Kubeconfig);
+        canary.Options.Add(cluster.Context);
         canary.SetAction(async (parse, ct) =>
         {
+            if (cluster.Active(parse))
+            {
+                using var kube = cluster.Connect(parse, io, "describe");
+                if (kube is null) return 1;
+                return await Cluster.ClusterReads.DescribeAsync(io, kube, parse.GetValue(ns) ?? kube.Config.Namespace, parse.GetValue(name)!, time, ct);
+            }
             using var reader = StateReader.Connect(io, parse.GetValue(state)!);
             if (reader is null) return 1;
             var record = await reader.FindAsync(parse.GetValue(name)!, parse.GetValue(ns), ct);

@@ -22,9 +22,19 @@ internal static class EventsCommand
             Example:
               aviary events --watch
               aviary events --canary podinfo -n test -o json
+            With --kubeconfig/--context/-A (or as `kubectl aviary`), the canaries' Events of a cluster.
             """) { state, canary, ns, watch, output };
+        var cluster = new Cluster.ClusterOptions();
+        cluster.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
+            if (cluster.Active(parse))
+            {
+                using var kube = cluster.Connect(parse, io, "events");
+                if (kube is null) return 1;
+                return await Cluster.ClusterReads.EventsAsync(io, kube, cluster.Namespace(parse, ns, kube), parse.GetValue(canary),
+                    parse.GetValue(output) == "json", parse.GetValue(watch), ct);
+            }
             using var reader = StateReader.Connect(io, parse.GetValue(state)!);
             if (reader is null) return 1;
             CanaryView? record = null;

@@ -31,15 +31,20 @@ internal static class OperatorCommand
             DefaultValueFactory = _ => KubeRouterOptions.DefaultIngressAnnotationsPrefix,
         };
         var tokenFile = new Option<string?>("--api-token-file") { Description = "Serve the action API (promote, abort, …) to callers with this token." };
+        var dashboard = new Option<bool>("--dashboard") { Description = "Serve the web dashboard (off by default): users log in with their own Kubernetes token; RBAC on canaries.flagger.app decides what they see and may do." };
+        var dashboardListen = new Option<string>("--dashboard-listen") { Description = "Address of the dashboard.", DefaultValueFactory = _ => "0.0.0.0:8081" };
+        var dashboardReadOnly = new Option<bool>("--dashboard-read-only") { Description = "Serve the dashboard without actions: no buttons, and the calls are refused." };
         var command = new Command("operator", """
             Run the Kubernetes operator: watch Canary, MetricTemplate and AlertProvider (flagger.app/v1beta1), run the same
             scheduler as the local runtime against Deployments/DaemonSets and the mesh's routing objects, write status
             through the status subresource, record Events. Only the holder of the leader Lease acts. Manual actions are the
-            annotation aviary.dev/action: promote|abort|retry|pause|resume on the Canary.
+            annotation aviary.dev/action: promote|abort|retry|pause|resume on the Canary. With --dashboard, the web
+            dashboard: a user's token is verified with a TokenReview, each request authorised with a
+            SubjectAccessReview (get/list canaries to view, patch or update the canary to act).
 
             Example:
               aviary operator --kubeconfig ~/.kube/config --metrics-server http://prometheus.istio-system:9090
-            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, meshProvider, ingressClass, annotationsPrefix, tokenFile };
+            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, meshProvider, ingressClass, annotationsPrefix, tokenFile, dashboard, dashboardListen, dashboardReadOnly };
         command.SetAction(async (parse, ct) =>
         {
             var id = parse.GetValue(identity) ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -58,6 +63,8 @@ internal static class OperatorCommand
                 MetricsServer = parse.GetValue(metricsServer),
                 MeshProvider = parse.GetValue(meshProvider)!,
                 ApiTokenFile = parse.GetValue(tokenFile),
+                Dashboard = parse.GetValue(dashboard) ? new Aviary.Dashboard.DashboardOptions { ReadOnly = parse.GetValue(dashboardReadOnly) } : null,
+                DashboardListen = parse.GetValue(dashboardListen)!,
                 Routers = new KubeRouterOptions
                 {
                     IngressClass = parse.GetValue(ingressClass),
