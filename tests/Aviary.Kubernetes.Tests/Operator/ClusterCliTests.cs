@@ -40,39 +40,12 @@ public sealed class ClusterCliTests(OperatorCluster cluster)
         return dir;
     }
 
-    private static string Roles(string ns) => $"""
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {"{"}name: canary-viewer, namespace: {ns}{"}"}
-        rules:
-          - {"{"}apiGroups: [flagger.app], resources: [canaries], verbs: [get, list, watch]{"}"}
-          - {"{"}apiGroups: [""], resources: [events], verbs: [get, list, watch]{"}"}
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {"{"}name: canary-releaser, namespace: {ns}{"}"}
-        rules:
-          - {"{"}apiGroups: [flagger.app], resources: [canaries], verbs: [get, list, watch, patch]{"}"}
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {"{"}name: viewer, namespace: {ns}{"}"}
-        roleRef: {"{"}apiGroup: rbac.authorization.k8s.io, kind: Role, name: canary-viewer{"}"}
-        subjects: [{"{"}kind: ServiceAccount, name: viewer, namespace: {ns}{"}"}]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {"{"}name: releaser, namespace: {ns}{"}"}
-        roleRef: {"{"}apiGroup: rbac.authorization.k8s.io, kind: Role, name: canary-releaser{"}"}
-        subjects: [{"{"}kind: ServiceAccount, name: releaser, namespace: {ns}{"}"}]
-        """;
-
     [Fact]
     public async Task Cli_AgainstTheCluster_ListsAsAPluginWatchesAndPromotesOnlyWhereRbacAllows()
     {
         await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "cli" });
         var ns = bed.Namespace;
-        await bed.ApplyAsync(Roles(ns));
+        await bed.ApplyAsync(CanaryRbac.Yaml(ns));
         var viewer = bed.Server.WriteKubeconfig($"system:serviceaccount:{ns}:viewer", token: await bed.Server.CreateServiceAccountTokenAsync(ns, "viewer"), @namespace: ns);
         var releaser = bed.Server.WriteKubeconfig($"system:serviceaccount:{ns}:releaser", token: await bed.Server.CreateServiceAccountTokenAsync(ns, "releaser"));
         await bed.ApplyAsync(RolloutManifests.Podinfo());

@@ -13,44 +13,6 @@ namespace Aviary.Kubernetes.Tests.Operator;
 [Collection(OperatorCollection.Name)]
 public sealed class DashboardRbacTests(OperatorCluster cluster)
 {
-    private static string Roles(string ns) => $"""
-        apiVersion: v1
-        kind: ServiceAccount
-        metadata: {"{"}name: viewer, namespace: {ns}{"}"}
-        ---
-        apiVersion: v1
-        kind: ServiceAccount
-        metadata: {"{"}name: releaser, namespace: {ns}{"}"}
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {"{"}name: canary-viewer, namespace: {ns}{"}"}
-        rules:
-          - apiGroups: [flagger.app]
-            resources: [canaries]
-            verbs: [get, list, watch]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {"{"}name: canary-releaser, namespace: {ns}{"}"}
-        rules:
-          - apiGroups: [flagger.app]
-            resources: [canaries]
-            verbs: [get, list, watch, patch]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {"{"}name: viewer, namespace: {ns}{"}"}
-        roleRef: {"{"}apiGroup: rbac.authorization.k8s.io, kind: Role, name: canary-viewer{"}"}
-        subjects: [{"{"}kind: ServiceAccount, name: viewer, namespace: {ns}{"}"}]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {"{"}name: releaser, namespace: {ns}{"}"}
-        roleRef: {"{"}apiGroup: rbac.authorization.k8s.io, kind: Role, name: canary-releaser{"}"}
-        subjects: [{"{"}kind: ServiceAccount, name: releaser, namespace: {ns}{"}"}]
-        """;
-
     private static HttpRequestMessage Post(string path, string? bearer = null, string? cookie = null, string? csrf = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path);
@@ -75,7 +37,7 @@ public sealed class DashboardRbacTests(OperatorCluster cluster)
     {
         await using var bed = await OperatorTestBed.StartAsync(cluster, new OperatorTestBedOptions { Provider = "linkerd", NamespacePrefix = "dash", Dashboard = true });
         var ns = bed.Namespace;
-        await bed.ApplyAsync(Roles(ns));
+        await bed.ApplyAsync(CanaryRbac.Yaml(ns));
         var viewer = await bed.Server.CreateServiceAccountTokenAsync(ns, "viewer");
         var releaser = await bed.Server.CreateServiceAccountTokenAsync(ns, "releaser");
         await bed.ApplyAsync(RolloutManifests.Podinfo());
