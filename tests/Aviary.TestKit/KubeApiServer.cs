@@ -80,6 +80,12 @@ public sealed class KubeApiServer : IAsyncDisposable
     public static IReadOnlyList<string> DefaultCrdFiles =>
         [.. Directory.GetFiles(Path.Combine(RepoPaths.Shared, "schemas", "crds-for-k8s-1.20"), "*.yaml").Order(StringComparer.Ordinal)];
 
+    /// <summary>The process id of the API server (for benchmarks that measure its CPU).</summary>
+    public int ApiServerProcessId => _apiServer.Id;
+
+    /// <summary>The process id of etcd.</summary>
+    public int EtcdProcessId => _etcd.Id;
+
     /// <summary>The API server's URL, e.g. <c>https://127.0.0.1:40123</c>.</summary>
     public Uri Url { get; }
 

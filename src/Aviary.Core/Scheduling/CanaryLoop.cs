@@ -37,6 +37,9 @@ public abstract record CanaryRead
 /// <param name="FromNow">The wait starts now (a retry, a replica that does not lead) instead of at the last slot.</param>
 public readonly record struct LoopStep(bool Stop, TimeSpan Interval, bool FromNow)
 {
+    /// <summary>No rollout under way: nothing changes until something the canary reads does (a runtime may park it).</summary>
+    public bool Idle { get; init; }
+
     public static LoopStep Ended => new(true, TimeSpan.Zero, false);
 
     public static LoopStep Every(TimeSpan interval) => new(false, interval, false);
@@ -79,8 +82,15 @@ public interface ICanaryLoopPort
 /// deletion) runs an extra tick at once without moving the slots, and while the canary is under analysis with
 /// <c>analysis.judge.lookInterval</c> the judge also looks between ticks (a look only ever rolls back). Pause and resume
 /// take effect before the tick that reads them; a paused canary ticks as suspended.
+/// <para>
+/// The loop is a state machine driven by <see cref="StepAsync"/>, which does what is due and says when to call it
+/// next: the embedded runtime calls it from <see cref="RunAsync"/>, the operator from its shared work queue. With
+/// <paramref name="idleResync"/> set, a canary with no rollout under way (Initialized, Succeeded, Failed; not paused) is
+/// parked: its next step is only after that period or a <see cref="Wake"/> (its runtime wakes it when something it
+/// read changes), and the tick after parking starts a new series of slots.
+/// </para>
 /// </summary>
-public sealed class CanaryLoop(ICanaryLoopPort port, TimeProvider time)
+public sealed class CanaryLoop(ICanaryLoopPort port, TimeProvider time, TimeSpan? idleResync = null)
 {
     /// <summary>How long a replica that may not act waits before asking again, and how often a tick checks it still may.</summary>
     public static readonly TimeSpan ActingPoll = TimeSpan.FromMilliseconds(250);
@@ -90,31 +100,68 @@ public sealed class CanaryLoop(ICanaryLoopPort port, TimeProvider time)
 
     private readonly Wakeup _wake = new(time);
     private TimeSpan? _lookInterval;
+    private DateTimeOffset? _slot;
+    private DateTimeOffset? _lookAt;
+    private int _woken;
 
-    /// <summary>Runs an extra tick now (the regular slots stay where they are).</summary>
-    public void Wake() => _wake.Wake();
+    /// <summary>Runs an extra tick now (the regular slots stay where they are); a parked canary starts ticking again.</summary>
+    public void Wake()
+    {
+        Interlocked.Exchange(ref _woken, 1);
+        _wake.Wake();
+    }
+
+    /// <summary>True while the canary has no rollout under way and waits for a wake-up (only with an idle resync period).</summary>
+    public bool Parked { get; private set; }
 
     /// <summary>Runs until the canary is gone or <paramref name="cancellationToken"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var next = time.GetUtcNow();
-        var extra = false;
         while (!cancellationToken.IsCancellationRequested)
         {
-            var step = await TickAsync(cancellationToken).ConfigureAwait(false);
-            if (step.Stop) return;
-            var now = time.GetUtcNow();
-            if (step.FromNow) next = now + step.Interval;
-            else if (!extra || next < now) next = NextSlot(next, step.Interval, now);
+            if (await StepAsync(cancellationToken).ConfigureAwait(false) is not { } next) return;
             try
             {
-                extra = await WaitAsync(next, cancellationToken).ConfigureAwait(false);
+                await _wake.WaitAsync(next - time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Does what is due now (a tick at its slot or on a wake-up, else a look of the judge when one is due, else nothing)
+    /// and returns when to step again; null when the loop has ended (the canary is gone or finalized).
+    /// </summary>
+    public async Task<DateTimeOffset?> StepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var woken = Interlocked.Exchange(ref _woken, 0) == 1;
+        if (Parked || _slot is null) _slot = now;
+        var due = _slot <= now;
+        if (!due && !woken)
+        {
+            if (_lookAt is { } look && look <= now) await LookAsync(cancellationToken).ConfigureAwait(false);
+            return Next();
+        }
+        var step = await TickAsync(cancellationToken).ConfigureAwait(false);
+        if (step.Stop) return null;
+        now = time.GetUtcNow();
+        Parked = step.Idle && idleResync is not null;
+        if (Parked) _slot = now + idleResync!.Value;
+        else if (step.FromNow) _slot = now + step.Interval;
+        else if (due || _slot < now) _slot = NextSlot(_slot!.Value, step.Interval, now);
+        return Next();
+    }
+
+    /// <summary>The next slot, or the next look when the judge looks before it.</summary>
+    private DateTimeOffset Next()
+    {
+        var now = time.GetUtcNow();
+        _lookAt = _lookInterval is { } look && now + look < _slot ? now + look : null;
+        return _lookAt ?? _slot!.Value;
     }
 
     /// <summary>
@@ -127,19 +174,6 @@ public sealed class CanaryLoop(ICanaryLoopPort port, TimeProvider time)
         if (next >= now) return next;
         var behind = (now - next).Ticks;
         return next + TimeSpan.FromTicks((behind + interval.Ticks - 1) / interval.Ticks * interval.Ticks);
-    }
-
-    /// <summary>Waits until <paramref name="next"/>, looking on the way; true when a wake-up ended the wait.</summary>
-    private async Task<bool> WaitAsync(DateTimeOffset next, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var left = next - time.GetUtcNow();
-            if (left <= TimeSpan.Zero) return false;
-            if (_lookInterval is not { } look || look >= left) return await _wake.WaitAsync(left, cancellationToken).ConfigureAwait(false);
-            if (await _wake.WaitAsync(look, cancellationToken).ConfigureAwait(false)) return true;
-            await LookAsync(cancellationToken).ConfigureAwait(false);
-        }
     }
 
     /// <summary>One tick: read, take a pause or resume, tick (or finalize), save. Returns when the next one is due.</summary>
@@ -200,7 +234,9 @@ public sealed class CanaryLoop(ICanaryLoopPort port, TimeProvider time)
             if (paused) policy = policy with { Suspend = true };
             var outcome = await scheduler.TickAsync(policy, ready.Status, action, cancellationToken).ConfigureAwait(false);
             await SaveAsync(ready with { Policy = policy }, outcome, cancellationToken).ConfigureAwait(false);
-            return LoopStep.Every(policy.Interval);
+            // Paused canaries keep ticking (as suspended ones do): only a canary at rest is idle.
+            var idle = !paused && ready.Action is null && outcome.Status.Phase is CanaryPhase.Initialized or CanaryPhase.Succeeded or CanaryPhase.Failed;
+            return LoopStep.Every(policy.Interval) with { Idle = idle };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

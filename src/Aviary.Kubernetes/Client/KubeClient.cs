@@ -67,6 +67,22 @@ public sealed class KubeClient : IDisposable
 
     public KubeClientOptions Options { get; }
 
+    /// <summary>Requests by verb, resource and code, and the rate limiter's waits.</summary>
+    public KubeClientMetrics Metrics { get; } = new();
+
+    /// <summary>The informers' cache, once <see cref="EnableCache"/> has been called; null: every read goes to the server.</summary>
+    public KubeCache? Cache { get; private set; }
+
+    /// <summary>
+    /// Answers reads from informers from now on (see <see cref="KubeCache"/>); call once, before the client is shared.
+    /// Disposing the client stops them.
+    /// </summary>
+    public KubeCache EnableCache(KubeCacheOptions? options = null)
+    {
+        if (Cache is not null) throw new InvalidOperationException("the cache is already enabled");
+        return Cache = new KubeCache(this, options ?? new KubeCacheOptions());
+    }
+
     /// <summary>The client-side rate limiter every request waits on.</summary>
     public KubeRateLimiter RateLimiter { get; }
 
@@ -108,7 +124,7 @@ public sealed class KubeClient : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(pathAndQuery);
         for (var attempt = 0; ; attempt++)
         {
-            await RateLimiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await WaitForLimiterAsync(cancellationToken).ConfigureAwait(false);
             var started = Time.GetTimestamp();
             using var timeout = new CancellationTokenSource(Options.RequestTimeout, Time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -119,6 +135,7 @@ public sealed class KubeClient : IDisposable
                 using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, linked.Token).ConfigureAwait(false);
                 var text = await response.Content.ReadAsStringAsync(linked.Token).ConfigureAwait(false);
                 var code = (int)response.StatusCode;
+                Metrics.Request(method, pathAndQuery, code);
                 KubeClientLog.Request(_logger, method.Method, PathOnly(pathAndQuery), code, (long)Time.GetElapsedTime(started).TotalMilliseconds);
                 if (response.IsSuccessStatusCode) return Parse(text);
                 // A plugin's token may have been revoked or expired early: run the plugin again once, as client-go does.
@@ -135,11 +152,13 @@ public sealed class KubeClient : IDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
+                Metrics.Request(method, pathAndQuery, 0);
                 return Failed(method, pathAndQuery, KubeError.Client(KubeErrorReason.ClientTimeout,
                     $"{method} {PathOnly(pathAndQuery)}: no answer from {Config.Server} within {Options.RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s"));
             }
             catch (HttpRequestException e)
             {
+                Metrics.Request(method, pathAndQuery, 0);
                 return Failed(method, pathAndQuery, Unreachable(e));
             }
         }
@@ -148,7 +167,7 @@ public sealed class KubeClient : IDisposable
     /// <summary>Opens a streaming GET (a watch): the response once its headers arrived, or the error.</summary>
     internal async Task<(HttpResponseMessage? Response, KubeError? Error)> OpenStreamAsync(string pathAndQuery, CancellationToken cancellationToken)
     {
-        await RateLimiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await WaitForLimiterAsync(cancellationToken).ConfigureAwait(false);
         using var timeout = new CancellationTokenSource(Options.RequestTimeout, Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         HttpResponseMessage? response = null;
@@ -157,6 +176,7 @@ public sealed class KubeClient : IDisposable
             using var request = CreateRequest(HttpMethod.Get, pathAndQuery, null, null, out var authError);
             if (authError is not null) return (null, authError);
             response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+            Metrics.Request(HttpMethod.Get, pathAndQuery, (int)response.StatusCode);
             if (response.IsSuccessStatusCode) return (response, null);
             var text = await response.Content.ReadAsStringAsync(linked.Token).ConfigureAwait(false);
             var error = KubeError.FromResponse((int)response.StatusCode, text);
@@ -178,6 +198,13 @@ public sealed class KubeClient : IDisposable
             response?.Dispose();
             throw;
         }
+    }
+
+    private async ValueTask WaitForLimiterAsync(CancellationToken cancellationToken)
+    {
+        var started = Time.GetTimestamp();
+        await RateLimiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Metrics.RateLimiterWait.Observe(Time.GetElapsedTime(started));
     }
 
     private HttpRequestMessage CreateRequest(HttpMethod method, string pathAndQuery, string? body, string? contentType, out KubeError? authError)
@@ -258,5 +285,10 @@ public sealed class KubeClient : IDisposable
 
     public override string ToString() => "Kubernetes client for " + Config;
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        // Informers end with their watches' connections.
+        Cache?.Cancel();
+        _http.Dispose();
+    }
 }

@@ -142,6 +142,70 @@ public sealed record KubePatch(PatchType Type, string Body, bool Force = false)
     /// <summary>A JSON merge patch.</summary>
     public static KubePatch Merge(JsonNode patch) => new(PatchType.Merge, Json(patch));
 
+    /// <summary>
+    /// The JSON merge patch (RFC 7386) that turns <paramref name="from"/> into <paramref name="to"/>: changed and new
+    /// fields, null for removed ones, arrays whole; null when they are equal.
+    /// </summary>
+    /// <param name="removeMissing">Whether fields of <paramref name="from"/> missing from <paramref name="to"/> are removed (null).</param>
+    public static JsonObject? MergeDiff(JsonObject from, JsonObject to, bool removeMissing = true)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        ArgumentNullException.ThrowIfNull(to);
+        var diff = new JsonObject();
+        foreach (var (key, value) in to)
+        {
+            if (!from.TryGetPropertyValue(key, out var before)) diff[key] = value?.DeepClone();
+            else if (before is JsonObject inner && value is JsonObject next)
+            {
+                if (MergeDiff(inner, next, removeMissing) is { } changed) diff[key] = changed;
+            }
+            else if (!JsonNode.DeepEquals(before, value)) diff[key] = value?.DeepClone();
+        }
+        if (removeMissing)
+        {
+            foreach (var (key, _) in from)
+            {
+                if (!to.ContainsKey(key)) diff[key] = null;
+            }
+        }
+        return diff.Count == 0 ? null : diff;
+    }
+
+    /// <summary>
+    /// The merge patch that takes a stored object (<paramref name="stored"/>, as the server holds it) to
+    /// <paramref name="desired"/> when the writer's model of it (<paramref name="modelled"/>: the stored object as the
+    /// writer understood it) differs from <paramref name="desired"/>; null when the model did not change. Every field of
+    /// <paramref name="desired"/> the server lacks or holds otherwise is written; only fields the model knew are removed,
+    /// so fields of other writers, unknown to the model, are kept.
+    /// </summary>
+    public static JsonObject? ModelChange(JsonObject? stored, JsonObject modelled, JsonObject desired)
+    {
+        ArgumentNullException.ThrowIfNull(modelled);
+        ArgumentNullException.ThrowIfNull(desired);
+        if (MergeDiff(modelled, desired) is not { } semantic) return null;
+        var patch = MergeDiff(stored ?? new JsonObject(), desired, removeMissing: false) ?? new JsonObject();
+        CopyRemovals(semantic, patch);
+        return patch;
+    }
+
+    private static void CopyRemovals(JsonObject semantic, JsonObject patch)
+    {
+        foreach (var (key, value) in semantic)
+        {
+            if (value is null)
+            {
+                patch[key] = null;
+            }
+            else if (value is JsonObject inner)
+            {
+                if (patch.TryGetPropertyValue(key, out var existing) && existing is not JsonObject) continue;
+                var target = existing as JsonObject ?? new JsonObject();
+                CopyRemovals(inner, target);
+                if (existing is null && target.Count > 0) patch[key] = target;
+            }
+        }
+    }
+
     /// <summary>A strategic merge patch (built-in kinds only).</summary>
     public static KubePatch StrategicMerge(JsonNode patch) => new(PatchType.StrategicMerge, Json(patch));
 

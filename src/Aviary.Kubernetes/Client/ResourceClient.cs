@@ -27,12 +27,40 @@ public sealed class ResourceClient<T>
     public ResourceType Type { get; }
 
     /// <summary>GET one object.</summary>
-    public Task<KubeResult<T>> GetAsync(string? @namespace, string name, CancellationToken cancellationToken = default) =>
+    /// <remarks>With <see cref="KubeClient.Cache"/> enabled, answered from the informer of the type once it has synced.</remarks>
+    public Task<KubeResult<T>> GetAsync(string? @namespace, string name, CancellationToken cancellationToken = default)
+    {
+        if (Client.Cache is { } cache && cache.TryGet(Type, @namespace, name, out var cached))
+        {
+            return Task.FromResult(cached is null
+                ? KubeResult<T>.Fail(new KubeError(404, KubeErrorReason.NotFound, $"{Type.Plural}{(Type.Group.Length > 0 ? "." + Type.Group : "")} \"{name}\" not found"))
+                : Read(cached));
+        }
+        return GetFreshAsync(@namespace, name, cancellationToken);
+    }
+
+    /// <summary>GET one object from the API server, never from the cache.</summary>
+    public Task<KubeResult<T>> GetFreshAsync(string? @namespace, string name, CancellationToken cancellationToken = default) =>
         ObjectAsync(HttpMethod.Get, Type.ObjectPath(@namespace, name), null, null, cancellationToken);
 
+    private KubeResult<T> Read(JsonObject node)
+    {
+        try
+        {
+            return KubeResult<T>.Ok(KubeJson.FromObject<T>(node));
+        }
+        catch (JsonException e)
+        {
+            return KubeResult<T>.Fail(KubeError.Client(KubeErrorReason.ClientError, $"cannot read the {Type.Kind} as {typeof(T).Name}: {e.Message}"));
+        }
+    }
+
     /// <summary>GET one page of a list (or everything, without <see cref="ListOptions.Limit"/>).</summary>
+    /// <remarks>Without options and with <see cref="KubeClient.Cache"/> enabled, answered from the informer of the type once it has synced.</remarks>
     public async Task<KubeResult<KubeList<T>>> ListAsync(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
     {
+        if (options is null && Client.Cache?.TryList(Type, @namespace) is { } cached)
+            return KubeResult<KubeList<T>>.Ok(new KubeList<T> { ApiVersion = Type.ApiVersion, Kind = Type.Kind + "List", Metadata = new ListMeta(), Items = [.. cached.Select(KubeJson.FromObject<T>)] });
         var query = new QueryBuilder();
         options?.AppendTo(query);
         var result = await Client.SendAsync(HttpMethod.Get, Type.CollectionPath(@namespace) + query, null, "application/json", cancellationToken)
@@ -133,7 +161,10 @@ public sealed class ResourceClient<T>
     {
         var result = await Client.SendAsync(HttpMethod.Delete, Type.ObjectPath(@namespace, name), (options ?? new DeleteOptions()).ToJson(),
             "application/json", cancellationToken).ConfigureAwait(false);
-        return KubeClient.AsObject(result);
+        var answer = KubeClient.AsObject(result);
+        if (answer.Succeeded && answer.Value["kind"]?.GetValue<string>() == Type.Kind) Client.Cache?.Wrote(Type, answer.Value);
+        else if (answer.Succeeded || answer.IsNotFound) Client.Cache?.Deleted(Type, @namespace, name);
+        return answer;
     }
 
     /// <summary>
@@ -148,6 +179,33 @@ public sealed class ResourceClient<T>
     /// <summary><see cref="UpdateWithRetryAsync"/> for the status subresource.</summary>
     public Task<KubeResult<T>> UpdateStatusWithRetryAsync(string? @namespace, string name, Func<T, T?> mutate, CancellationToken cancellationToken = default) =>
         RetryAsync(@namespace, name, mutate, status: true, cancellationToken);
+
+    /// <summary>
+    /// Writes <paramref name="change"/> (a merge patch of the status, e.g. <see cref="KubePatch.ModelChange"/>) to the
+    /// status subresource with optimistic concurrency: the patch carries <paramref name="resourceVersion"/>, the
+    /// version the change was computed from, and on 409 Conflict the object is read again and the same change sent
+    /// with its new version. The change names only the fields this writer changes, so a concurrent writer's other
+    /// fields survive. No request when <paramref name="change"/> is null; NotFound when the object is gone.
+    /// </summary>
+    public async Task<KubeResult<T>?> PatchStatusWithRetryAsync(string? @namespace, string name, string? resourceVersion, JsonObject? change,
+        CancellationToken cancellationToken = default)
+    {
+        if (change is null) return null;
+        var retry = Client.Options.ConflictRetry;
+        for (var attempt = 1; ; attempt++)
+        {
+            var patch = new JsonObject { ["status"] = change.DeepClone() };
+            if (!string.IsNullOrEmpty(resourceVersion)) patch["metadata"] = new JsonObject { ["resourceVersion"] = resourceVersion };
+            var written = await PatchStatusAsync(@namespace, name, KubePatch.Merge(patch), cancellationToken).ConfigureAwait(false);
+            if (!written.IsConflict || attempt >= retry.MaxAttempts) return written;
+            var delay = retry.Delay(attempt, Client.Options.Random);
+            KubeClientLog.ConflictRetry(Client.Logger, Type.ToString(), @namespace, name, attempt, delay);
+            await Task.Delay(delay, Client.Time, cancellationToken).ConfigureAwait(false);
+            var current = await ObjectAsync(HttpMethod.Get, Type.ObjectPath(@namespace, name), null, null, cancellationToken).ConfigureAwait(false);
+            if (!current.Succeeded) return current;
+            resourceVersion = KubeJson.ResourceVersion(KubeJson.ToObject(current.Value));
+        }
+    }
 
     /// <summary>
     /// One watch connection: events until the server ends it (its timeout, or an ERROR event such as 410 Expired)
@@ -340,9 +398,10 @@ public sealed class ResourceClient<T>
         var retry = Client.Options.ConflictRetry;
         for (var attempt = 1; ; attempt++)
         {
-            var current = status
-                ? await GetStatusAsync(@namespace, name, cancellationToken).ConfigureAwait(false)
-                : await GetAsync(@namespace, name, cancellationToken).ConfigureAwait(false);
+            // The first read may come from the cache; after a conflict the cache may be behind, so read the server.
+            var current = attempt == 1 ? await GetAsync(@namespace, name, cancellationToken).ConfigureAwait(false)
+                : status ? await GetStatusAsync(@namespace, name, cancellationToken).ConfigureAwait(false)
+                : await GetFreshAsync(@namespace, name, cancellationToken).ConfigureAwait(false);
             if (!current.Succeeded) return current;
             var changed = mutate(current.Value);
             if (changed is null) return current;
@@ -387,6 +446,7 @@ public sealed class ResourceClient<T>
         var result = await Client.SendAsync(method, path, body, contentType ?? "application/json", cancellationToken).ConfigureAwait(false);
         var node = KubeClient.AsObject(result);
         if (!node.Succeeded) return KubeResult<T>.Fail(node.Error!);
+        if (method != HttpMethod.Get) Client.Cache?.Wrote(Type, node.Value);
         try
         {
             return KubeResult<T>.Ok(KubeJson.FromObject<T>(node.Value));

@@ -16,22 +16,45 @@ namespace Aviary.Kubernetes.Operator;
 /// <summary>Builds what one tick of a canary observes and acts through (its workload, router, metrics, hooks, alerts).</summary>
 public delegate SchedulerServices CanaryServicesFactory(CanaryPolicy canary);
 
+/// <summary>Limits of <see cref="CanaryController"/>, with their defaults.</summary>
+public sealed record CanaryControllerOptions
+{
+    /// <summary>How many canaries tick at once (the work queue's workers). Default 32.</summary>
+    public int Workers { get; init; } = 32;
+
+    /// <summary>
+    /// How often a canary with no rollout under way (Initialized, Succeeded, Failed) ticks when nothing it
+    /// reads has changed. Default 5 minutes; it is woken at once when its target, its config, its routing objects,
+    /// its templates or the Canary itself change.
+    /// </summary>
+    public TimeSpan ResyncPeriod { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Only canaries with these labels (a label selector, e.g. <c>team=payments</c>); null: all.</summary>
+    public string? LabelSelector { get; init; }
+
+    /// <summary>Which canaries this replica runs (shards); null: all of them, while it leads.</summary>
+    public ICanaryOwnership? Ownership { get; init; }
+}
+
+/// <summary>Which canaries a replica may act on now (leader election, or the shards it holds).</summary>
+public interface ICanaryOwnership
+{
+    bool Owns(string @namespace, string name);
+
+    /// <summary>Changes whenever what this replica owns changes (the controller then looks at every canary again).</summary>
+    long Stamp { get; }
+}
+
 /// <summary>
-/// Runs every Canary of the watched namespaces: one loop per canary at its analysis interval, fed by a watch (new
-/// canaries start at once, deleted ones stop, an action annotation or a deletion wakes the loop). Each tick reads the
-/// canary fresh, runs the scheduler, writes the status subresource (re-reading and re-applying on 409, so a concurrent
-/// edit loses nothing) and records Events. Only the leader ticks.
+/// Runs every Canary of the watched namespaces from a shared work queue keyed by namespace/name: the Canary informer
+/// adds new canaries, a manual action or a deletion wakes one at once, and otherwise each is due at its next analysis
+/// slot (Core's <see cref="CanaryLoop"/>, the same loop as the embedded runtime's, stepped by a bounded pool of
+/// workers). Every read comes from the client's informers (<see cref="KubeCache"/>); a canary with no rollout under
+/// way is parked until something it read changes (or the resync period passes), so idle canaries cost nothing. A tick
+/// writes only what changed: its status as a merge patch of the status subresource with optimistic concurrency
+/// (409: read again, same change), and Events aggregated. Only the replica that owns a canary ticks it.
 /// </summary>
-public sealed partial class CanaryController(
-    KubeClient client,
-    CanaryServicesFactory services,
-    KubeEventRecorder events,
-    CanaryMetrics metrics,
-    Func<bool> isLeader,
-    TimeProvider time,
-    ILogger logger,
-    string? watchNamespace = null,
-    string? defaultProvider = null)
+public sealed partial class CanaryController
 {
     /// <summary>The annotation that asks for a manual action: promote, abort, retry, pause or resume.</summary>
     public const string ActionAnnotation = "aviary.dev/action";
@@ -45,14 +68,37 @@ public sealed partial class CanaryController(
     /// <summary>The finalizer of canaries with <c>revertOnDeletion</c>.</summary>
     public const string Finalizer = "finalizer.aviary.dev";
 
-    private readonly ResourceClient<JsonObject> _canaries = client.Resource(KubeResources.Canaries);
-    private readonly CanaryServicesFactory _services = services;
-    private readonly KubeEventRecorder _events = events;
-    private readonly CanaryMetrics _metrics = metrics;
-    private readonly Func<bool> _isLeader = isLeader;
-    private readonly TimeProvider _time = time;
-    private readonly ILogger _logger = logger;
-    private readonly ConcurrentDictionary<string, Runner> _runners = new(StringComparer.Ordinal);
+    private readonly KubeClient _client;
+    private readonly ResourceClient<JsonObject> _canaries;
+    private readonly CanaryServicesFactory _services;
+    private readonly KubeEventRecorder _events;
+    private readonly CanaryMetrics _metrics;
+    private readonly ICanaryOwnership _ownership;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string? _watchNamespace;
+    private readonly string? _defaultProvider;
+    private readonly CanaryControllerOptions _options;
+    private readonly ConcurrentDictionary<string, CanaryLoop> _loops = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string[]> _readsOf = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _dependents = new(StringComparer.Ordinal);
+    private WorkQueue<string>? _queue;
+
+    public CanaryController(KubeClient client, CanaryServicesFactory services, KubeEventRecorder events, CanaryMetrics metrics, Func<bool> isLeader,
+        TimeProvider time, ILogger logger, string? watchNamespace = null, string? defaultProvider = null, CanaryControllerOptions? options = null)
+    {
+        _client = client;
+        _canaries = client.Resource(KubeResources.Canaries);
+        _services = services;
+        _events = events;
+        _metrics = metrics;
+        _options = options ?? new CanaryControllerOptions();
+        _ownership = _options.Ownership ?? new LeaderOwnership(isLeader);
+        _time = time;
+        _logger = logger;
+        _watchNamespace = watchNamespace;
+        _defaultProvider = defaultProvider;
+    }
 
     /// <summary>Raised after every saved tick of every canary (the dashboard keeps its checks).</summary>
     public event Action<CanaryPolicy, TickOutcome>? Ticked;
@@ -75,58 +121,197 @@ public sealed partial class CanaryController(
             },
         }), cancellationToken);
 
-    /// <summary>The canaries (<c>name.namespace</c>) whose loop runs now: a loop ends when its canary is gone or finalized.</summary>
-    public IReadOnlyCollection<string> Running => [.. _runners.Where(r => r.Value.IsRunning).Select(r => r.Key)];
+    /// <summary>The canaries (<c>name.namespace</c>) this controller has a loop for: a loop ends when its canary is gone or finalized.</summary>
+    public IReadOnlyCollection<string> Running => [.. _loops.Keys.Select(k => { var (ns, name) = Split(k); return $"{name}.{ns}"; })];
 
-    /// <summary>Watches canaries and runs their loops until cancelled.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>The work queue, while the controller runs (its depth, lag and durations are on /metrics).</summary>
+    public WorkQueue<string>? Queue => _queue;
+
+    /// <summary>How long each step of a canary took (a tick, a look of the judge).</summary>
+    public Histogram WorkDuration { get; } = new(Histogram.SecondsBuckets);
+
+    /// <summary>How late each step started after it was due (its analysis slot, or the change that woke it).</summary>
+    public Histogram TickLag { get; } = new(Histogram.SecondsBuckets);
+
+    /// <summary>Writes the controller's families: queue depth, work duration, tick lag, canaries known and parked.</summary>
+    public void WriteMetrics(PrometheusWriter w)
     {
-        try
+        ArgumentNullException.ThrowIfNull(w);
+        w.Family("aviary_workqueue_depth", "gauge", "Canaries due and waiting for a worker.");
+        w.Sample("aviary_workqueue_depth", _queue?.Depth ?? 0);
+        w.Family("aviary_workqueue_workers", "gauge", "Workers of the canary work queue (--workers).");
+        w.Sample("aviary_workqueue_workers", _options.Workers);
+        w.Family("aviary_workqueue_retries_total", "counter", "Steps that threw and were backed off.");
+        w.Sample("aviary_workqueue_retries_total", _queue?.Retries ?? 0);
+        w.Family("aviary_work_duration_seconds", "histogram", "Time one step of one canary took (a tick or a look).");
+        WorkDuration.Write(w, "aviary_work_duration_seconds");
+        w.Family("aviary_tick_lag_seconds", "histogram", "How late a canary's step started after it was due (actual minus scheduled start).");
+        TickLag.Write(w, "aviary_tick_lag_seconds");
+        w.Family("aviary_canaries", "gauge", "Canaries this replica knows, by state (running a rollout, or parked: none under way).");
+        var parked = Parked;
+        w.Sample("aviary_canaries", _loops.Count - parked, ("state", "active"));
+        w.Sample("aviary_canaries", parked, ("state", "parked"));
+        if (_client.Cache is { } cache)
         {
-            await WatchAsync(cancellationToken);
-        }
-        finally
-        {
-            // Stopped (or failed): no canary loop may outlive the controller, nor a tick be left running.
-            await Task.WhenAll(_runners.Values.Select(r => r.StopAsync()));
+            w.Family("aviary_informer_objects", "gauge", "Objects held by each informer of the operator's cache.");
+            foreach (var informer in cache.Informers.OrderBy(i => i.Type.Plural, StringComparer.Ordinal))
+                w.Sample("aviary_informer_objects", informer.Count, ("resource", informer.Type.Plural));
+            w.Family("aviary_informer_relists_total", "counter", "Times an informer listed again because its watch expired (410 Gone).");
+            foreach (var informer in cache.Informers.OrderBy(i => i.Type.Plural, StringComparer.Ordinal))
+                w.Sample("aviary_informer_relists_total", informer.Relists, ("resource", informer.Type.Plural));
         }
     }
 
-    private async Task WatchAsync(CancellationToken cancellationToken)
+    /// <summary>True once the Canary informer has listed every canary.</summary>
+    public bool Synced { get; private set; }
+
+    /// <summary>How many canaries are parked (no rollout under way, waiting for a change).</summary>
+    public int Parked => _loops.Values.Count(l => l.Parked);
+
+    /// <summary>Runs the canaries until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await foreach (var e in _canaries.WatchAllAsync(watchNamespace, null, cancellationToken))
+        var cache = _client.Cache ?? _client.EnableCache(new KubeCacheOptions
         {
-            if (e.Object is not { } canary) continue;
-            var ns = canary["metadata"]?["namespace"]?.GetValue<string>() ?? "default";
-            var name = canary["metadata"]?["name"]?.GetValue<string>() ?? "";
-            var key = $"{name}.{ns}";
-            switch (e.Type)
+            Namespace = _watchNamespace,
+            LabelSelectors = _options.LabelSelector is { } selector ? new Dictionary<string, string> { ["canaries"] = selector } : new Dictionary<string, string>(),
+        });
+        var informer = cache.For(KubeResources.Canaries)!;
+        var queue = new WorkQueue<string>(StepAsync, _options.Workers, _time, comparer: StringComparer.Ordinal, workDuration: WorkDuration, lag: TickLag);
+        _queue = queue;
+        cache.Changed += OnChanged;
+        try
+        {
+            await informer.WaitForSyncAsync(cancellationToken);
+            if (informer.Unavailable is { } error) throw new InvalidOperationException($"cannot list canaries: {error}");
+            foreach (var canary in informer.List()) Seen(canary, WatchEventType.Added);
+            Synced = true;
+            // Ownership (leadership, shards) changes are polled: when it changes, every canary is looked at again.
+            var stamp = _ownership.Stamp;
+            while (true)
             {
-                case WatchEventType.Deleted:
-                    if (_runners.TryRemove(key, out var gone)) await gone.StopAsync();
-                    _metrics.Remove(key);
-                    break;
-                case WatchEventType.Added or WatchEventType.Modified:
-                    var runner = _runners.GetOrAdd(key, _ => Start(ns, name, cancellationToken));
-                    var annotations = canary["metadata"]?["annotations"] as JsonObject;
-                    if (annotations?.ContainsKey(ActionAnnotation) == true || canary["metadata"]?["deletionTimestamp"] is not null) runner.Wake();
-                    break;
+                await Task.Delay(CanaryLoop.ActingPoll, _time, cancellationToken);
+                if (_ownership.Stamp == stamp) continue;
+                stamp = _ownership.Stamp;
+                foreach (var key in _loops.Keys) queue.Add(key);
+            }
+        }
+        finally
+        {
+            cache.Changed -= OnChanged;
+            Synced = false;
+            // No canary's tick may outlive the controller.
+            await queue.DisposeAsync();
+            _queue = null;
+            _loops.Clear();
+            _readsOf.Clear();
+            _dependents.Clear();
+        }
+    }
+
+    private void OnChanged(KubeInformer informer, WatchEventType type, JsonObject obj)
+    {
+        if (informer.Type == KubeResources.Canaries)
+        {
+            Seen(obj, type);
+            return;
+        }
+        // Something a parked canary read changed: it ticks now.
+        var key = KubeCache.KeyOf(informer.Type, KubeJson.Namespace(obj), KubeJson.Name(obj) ?? "");
+        if (!_dependents.TryGetValue(key, out var canaries)) return;
+        foreach (var canary in canaries.Keys) _queue?.Add(canary);
+    }
+
+    private void Seen(JsonObject canary, WatchEventType type)
+    {
+        var ns = KubeJson.Namespace(canary) ?? "default";
+        var name = KubeJson.Name(canary) ?? "";
+        var key = ns + "/" + name;
+        if (type == WatchEventType.Deleted)
+        {
+            _queue?.Remove(key);
+            _loops.TryRemove(key, out _);
+            Forget(key);
+            _metrics.Remove($"{name}.{ns}");
+            return;
+        }
+        var added = false;
+        var loop = _loops.GetOrAdd(key, _ =>
+        {
+            added = true;
+            return new CanaryLoop(new Port(this, ns, name), _time, _options.ResyncPeriod);
+        });
+        var annotations = canary["metadata"]?["annotations"] as JsonObject;
+        var wake = annotations?.ContainsKey(ActionAnnotation) == true || canary["metadata"]?["deletionTimestamp"] is not null;
+        if (wake) loop.Wake();
+        // A parked canary looks at any change of its Canary (a new spec, a resume); a running one only at its slot.
+        if (added || wake || loop.Parked) _queue?.Add(key);
+    }
+
+    /// <summary>The work of one key: a step of its loop, if this replica owns it; returns when it is next due.</summary>
+    private async Task<DateTimeOffset?> StepAsync(string key, CancellationToken cancellationToken)
+    {
+        if (!_loops.TryGetValue(key, out var loop)) return null;
+        var (ns, name) = Split(key);
+        if (!_ownership.Owns(ns, name)) return null;
+        using var reads = KubeCache.Track();
+        var next = await loop.StepAsync(cancellationToken);
+        if (next is null)
+        {
+            _loops.TryRemove(new KeyValuePair<string, CanaryLoop>(key, loop));
+            Forget(key);
+            return null;
+        }
+        if (!_loops.TryGetValue(key, out var current) || current != loop)
+        {
+            // Deleted while it stepped.
+            Forget(key);
+            return null;
+        }
+        if (loop.Parked) Depend(key, reads.Keys);
+        else Forget(key);
+        return next;
+    }
+
+    /// <summary>Notes what a parked canary read, so that a change of any of it wakes the canary.</summary>
+    private void Depend(string canary, HashSet<string> keys)
+    {
+        Forget(canary);
+        _readsOf[canary] = [.. keys];
+        foreach (var k in keys) _dependents.GetOrAdd(k, _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal))[canary] = 0;
+    }
+
+    private void Forget(string canary)
+    {
+        if (!_readsOf.TryRemove(canary, out var keys)) return;
+        foreach (var k in keys)
+        {
+            if (_dependents.TryGetValue(k, out var set))
+            {
+                set.TryRemove(canary, out _);
+                if (set.IsEmpty) _dependents.TryRemove(new KeyValuePair<string, ConcurrentDictionary<string, byte>>(k, set));
             }
         }
     }
 
-    private Runner Start(string ns, string name, CancellationToken cancellationToken)
+    private static (string Namespace, string Name) Split(string key)
     {
-        var runner = new Runner(this, ns, name);
-        runner.Start(cancellationToken);
-        return runner;
+        var slash = key.IndexOf('/', StringComparison.Ordinal);
+        return (key[..slash], key[(slash + 1)..]);
     }
 
-    /// <summary>One tick of one canary, read fresh from the API server; returns the interval to wait, or null to stop.</summary>
+    /// <summary>One tick of one canary, as its loop runs it; returns the interval to wait, or null to stop. For tests.</summary>
     internal async Task<TimeSpan?> TickAsync(string ns, string name, CancellationToken cancellationToken)
     {
         var step = await new CanaryLoop(new Port(this, ns, name), _time).TickAsync(cancellationToken);
         return step.Stop ? null : step.Interval;
+    }
+
+    private sealed class LeaderOwnership(Func<bool> isLeader) : ICanaryOwnership
+    {
+        public bool Owns(string @namespace, string name) => isLeader();
+
+        public long Stamp => isLeader() ? 1 : 0;
     }
 
     /// <summary>
@@ -143,7 +328,7 @@ public sealed partial class CanaryController(
 
     /// <summary>Flagger's -mesh-provider: the provider of canaries that name none.</summary>
     private CanaryPolicy WithDefaultProvider(CanaryPolicy policy) =>
-        policy.Provider.Length == 0 && !string.IsNullOrEmpty(defaultProvider) ? policy with { Provider = defaultProvider } : policy;
+        policy.Provider.Length == 0 && !string.IsNullOrEmpty(_defaultProvider) ? policy with { Provider = _defaultProvider } : policy;
 
     /// <summary>
     /// Reads the action annotation. An unknown value gets a warning and is cleared; promote, abort and retry are
@@ -217,15 +402,14 @@ public sealed partial class CanaryController(
             return c;
         }, cancellationToken);
 
-    private async Task WriteStatusAsync(string ns, string name, CanaryStatus status, CancellationToken cancellationToken)
+    /// <summary>Writes what changed in the status since it was read (nothing when nothing did), retrying on 409.</summary>
+    private async Task WriteStatusAsync(string ns, string name, CanaryRead.Ready read, JsonObject? stored, CanaryStatus status, CancellationToken cancellationToken)
     {
-        var node = JsonSerializer.SerializeToNode(status, ModelJson.Options);
-        var result = await _canaries.UpdateStatusWithRetryAsync(ns, name, c =>
-        {
-            c["status"] = node?.DeepClone();
-            return c;
-        }, cancellationToken);
-        if (!result.Succeeded && !result.IsNotFound) LogApiError(_logger, $"{name}.{ns}", "status: " + result.Error);
+        var modelled = (JsonObject)JsonSerializer.SerializeToNode(read.Status, ModelJson.Options)!;
+        var after = (JsonObject)JsonSerializer.SerializeToNode(status, ModelJson.Options)!;
+        var change = KubePatch.ModelChange(stored, modelled, after);
+        var result = await _canaries.PatchStatusWithRetryAsync(ns, name, read.Policy.Manifest.Metadata?.ResourceVersion, change, cancellationToken);
+        if (result is { } r && !r.Succeeded && !r.IsNotFound) LogApiError(_logger, $"{name}.{ns}", "status: " + r.Error);
     }
 
     private Task AddFinalizerAsync(string ns, string name, CancellationToken cancellationToken) =>
@@ -303,32 +487,6 @@ public sealed partial class CanaryController(
         };
     }
 
-    /// <summary>The loop of one canary (Core's <see cref="CanaryLoop"/>, the same as the embedded runtime's) and its port.</summary>
-    private sealed class Runner
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly CanaryLoop _loop;
-        private Task? _running;
-
-        public Runner(CanaryController owner, string ns, string name) => _loop = new CanaryLoop(new Port(owner, ns, name), owner._time);
-
-        public void Wake() => _loop.Wake();
-
-        public bool IsRunning => _running is { IsCompleted: false };
-
-        public void Start(CancellationToken outer)
-        {
-            var token = CancellationTokenSource.CreateLinkedTokenSource(outer, _stop.Token).Token;
-            _running = Task.Run(() => _loop.RunAsync(token), CancellationToken.None);
-        }
-
-        public async Task StopAsync()
-        {
-            await _stop.CancelAsync();
-            if (_running is not null) await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
     /// <summary>
     /// What the loop of one canary reads and writes on the API server: the Canary (its spec, status, annotations and
     /// finalizer) and its Events. Only the leader acts. A tick's writes are separate requests, in this order: the
@@ -339,10 +497,12 @@ public sealed partial class CanaryController(
     {
         private string Key => $"{name}.{ns}";
 
-        // The action annotation's text as read by the last ReadAsync (reads and saves of one loop never overlap).
+        // The action annotation's text and the status as stored, as read by the last ReadAsync (reads and saves of one
+        // loop never overlap).
         private string? _actionText;
+        private JsonObject? _storedStatus;
 
-        public bool MayAct => owner._isLeader();
+        public bool MayAct => owner._ownership.Owns(ns, name);
 
         public async Task<CanaryRead> ReadAsync(CancellationToken cancellationToken)
         {
@@ -354,6 +514,7 @@ public sealed partial class CanaryController(
                 return new CanaryRead.NotNow(TimeSpan.FromSeconds(5));
             }
             var obj = got.Value;
+            _storedStatus = obj["status"]?.DeepClone() as JsonObject;
             var doc = owner.Refused(ManifestReader.ReadNode((JsonObject)obj.DeepClone()));
             var finalizers = (obj["metadata"]?["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];
             var deleting = obj["metadata"]?["deletionTimestamp"] is not null;
@@ -398,7 +559,7 @@ public sealed partial class CanaryController(
 
         public async Task SaveAsync(CanaryRead.Ready read, TickOutcome outcome, CancellationToken cancellationToken)
         {
-            await owner.WriteStatusAsync(ns, name, outcome.Status, cancellationToken);
+            await owner.WriteStatusAsync(ns, name, read, _storedStatus, outcome.Status, cancellationToken);
             if (outcome.Action is not null && _actionText is { } text)
             {
                 owner._announced.TryRemove(Key, out _);

@@ -221,7 +221,8 @@ public sealed partial class LeaderElector
         return LeaseRound.Leading;
     }
 
-    private async Task ReleaseAsync()
+    /// <summary>Releases the lease now if this replica holds it (an empty holder: another takes it over at once).</summary>
+    public async Task ReleaseAsync()
     {
         if (!IsLeader) return;
         lock (_gate) _validUntil = DateTimeOffset.MinValue;

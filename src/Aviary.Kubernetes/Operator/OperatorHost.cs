@@ -35,6 +35,12 @@ public sealed record OperatorOptions
     public LeaderElectionOptions? LeaderElection { get; init; }
 
     /// <summary>
+    /// Shards the canaries are split into between replicas (one Lease each, <see cref="ShardCoordinator"/>), with the
+    /// Leases of <see cref="LeaderElection"/>. Default 1: no sharding, the leader runs every canary.
+    /// </summary>
+    public int Shards { get; init; } = 1;
+
+    /// <summary>
     /// The provider of canaries without <c>spec.provider</c> (Flagger's <c>-mesh-provider</c>): it picks the router
     /// and the built-in metric queries. Default <c>istio</c>, as Flagger's.
     /// </summary>
@@ -56,6 +62,9 @@ public sealed record OperatorOptions
 
     /// <summary>Address of the dashboard, its own port. Default 0.0.0.0:8081.</summary>
     public string DashboardListen { get; init; } = "0.0.0.0:8081";
+
+    /// <summary>The work queue's workers, the resync period of idle canaries and a label selector of canaries.</summary>
+    public CanaryControllerOptions Controller { get; init; } = new();
 }
 
 /// <summary>
@@ -86,14 +95,26 @@ public sealed partial class OperatorHost : IAsyncDisposable
         _logger = loggers.CreateLogger("Aviary.Operator");
         var config = options.Kubeconfig is null ? KubeClientConfig.Default(null, options.Context) : KubeClientConfig.FromKubeconfig(options.Kubeconfig, options.Context);
         Client = new KubeClient(config, options.Client, time, loggers);
+        // Every read of a tick comes from informers of the watched namespace (and the canaries' label selector).
+        Client.EnableCache(new KubeCacheOptions
+        {
+            Namespace = options.Namespace,
+            LabelSelectors = options.Controller.LabelSelector is { } selector
+                ? new Dictionary<string, string> { [KubeResources.Canaries.Plural] = selector }
+                : new Dictionary<string, string>(),
+        });
         Metrics = new CanaryMetrics(Version, "kubernetes", time);
         // Leader election has its own client (as client-go's does): its renewals never queue behind the canaries'
         // requests in the client-side rate limiter, so a busy leader does not lose its lease.
         _electionClient = options.LeaderElection is null ? null : new KubeClient(config, options.Client, time, loggers);
-        Elector = options.LeaderElection is { } le ? new LeaderElector(_electionClient!, le, time, loggers.CreateLogger("Aviary.LeaderElection")) : null;
+        if (options.Shards > 1 && options.LeaderElection is { } sharded)
+            Sharding = new ShardCoordinator(_electionClient!, new ShardingOptions { Shards = options.Shards, Lease = sharded }, time, loggers.CreateLogger("Aviary.Sharding"));
+        else if (options.LeaderElection is { } le)
+            Elector = new LeaderElector(_electionClient!, le, time, loggers.CreateLogger("Aviary.LeaderElection"));
         _runtime = new KubeRuntime(Client, options.MetricsServer, time, loggers, options.Routers);
         Controller = new CanaryController(Client, _runtime.ServicesFor, new KubeEventRecorder(Client, loggers.CreateLogger("Aviary.Events")),
-            Metrics, () => Elector?.IsLeader ?? true, time, loggers.CreateLogger("Aviary.Canaries"), options.Namespace, options.MeshProvider);
+            Metrics, () => Elector?.IsLeader ?? true, time, loggers.CreateLogger("Aviary.Canaries"), options.Namespace, options.MeshProvider,
+            options.Controller with { Ownership = options.Controller.Ownership ?? Sharding });
         Controller.Ticked += Checks.Record;
     }
 
@@ -105,6 +126,9 @@ public sealed partial class OperatorHost : IAsyncDisposable
 
     public LeaderElector? Elector { get; }
 
+    /// <summary>The shards this replica takes part in (null without sharding).</summary>
+    public ShardCoordinator? Sharding { get; }
+
     public CanaryController Controller { get; }
 
     public Uri? Url { get; private set; }
@@ -115,13 +139,15 @@ public sealed partial class OperatorHost : IAsyncDisposable
     /// <summary>The checks of the canaries' last ticks, for the dashboard.</summary>
     public CheckHistory Checks { get; } = new();
 
-    public bool IsLeader => Elector?.IsLeader ?? true;
+    /// <summary>Whether this replica acts: it leads, or holds a shard.</summary>
+    public bool IsLeader => Sharding is { } shards ? shards.Owned.Count > 0 : Elector?.IsLeader ?? true;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await StartHttpAsync(cancellationToken);
         if (_options.Dashboard is { } dashboard) await StartDashboardAsync(dashboard, cancellationToken);
         if (Elector is not null) _election = Task.Run(() => Elector.RunAsync(_stopElection.Token), CancellationToken.None);
+        if (Sharding is not null) _election = Task.Run(() => Sharding.RunAsync(_stopElection.Token), CancellationToken.None);
         _tasks.Add(Task.Run(async () =>
         {
             while (!_stop.IsCancellationRequested)
@@ -175,6 +201,7 @@ public sealed partial class OperatorHost : IAsyncDisposable
     /// </summary>
     public async Task KillAsync()
     {
+        Sharding?.Abandon();
         _electionClient?.Dispose();
         await StopAsync();
     }
@@ -188,13 +215,22 @@ public sealed partial class OperatorHost : IAsyncDisposable
         builder.WebHost.UseKestrel(k => k.Listen(host, port));
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", () => _watching ? Results.Text("ok\n") : Results.Text("not watching yet\n", statusCode: 503));
+        app.MapGet("/readyz", () => _watching && Controller.Synced ? Results.Text("ok\n") : Results.Text("not watching yet\n", statusCode: 503));
         app.MapGet("/metrics", () =>
         {
             var w = new PrometheusWriter();
             Metrics.Write(w);
             w.Family("aviary_leader", "gauge", "1 when this replica is the leader and acts.");
             w.Sample("aviary_leader", IsLeader ? 1 : 0);
+            if (Sharding is { } shards)
+            {
+                w.Family("aviary_shards_owned", "gauge", "Shards (of --shards) this replica holds.");
+                w.Sample("aviary_shards_owned", shards.Owned.Count);
+                w.Family("aviary_shard_replicas", "gauge", "Replicas this one last saw alive.");
+                w.Sample("aviary_shard_replicas", shards.LiveReplicas);
+            }
+            Controller.WriteMetrics(w);
+            Client.Metrics.Write(w);
             return Results.Text(w.ToString(), "text/plain; version=0.0.4; charset=utf-8");
         });
         if (_options.ApiTokenFile is { } tokenFile)

@@ -23,6 +23,7 @@ public sealed class PrometheusClient : IDisposable
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
     private readonly string _queryUrl;
+    private readonly SemaphoreSlim _slots;
 
     public PrometheusClient(PrometheusClientOptions options, TimeProvider timeProvider)
     {
@@ -31,6 +32,8 @@ public sealed class PrometheusClient : IDisposable
         if (!options.Address.IsAbsoluteUri || options.Address.Scheme is not ("http" or "https"))
             throw new ArgumentException($"the Prometheus address must be an absolute http or https URL (got {options.Address})", nameof(options));
         if (options.Timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), options.Timeout, "The timeout must be positive.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConcurrentQueries, 1, nameof(options));
+        _slots = new SemaphoreSlim(options.MaxConcurrentQueries, options.MaxConcurrentQueries);
         Options = options;
         _time = timeProvider;
         var handler = new SocketsHttpHandler
@@ -39,6 +42,7 @@ public sealed class PrometheusClient : IDisposable
             UseCookies = false,
             UseProxy = false,
             AllowAutoRedirect = false,
+            MaxConnectionsPerServer = options.MaxConcurrentQueries,
         };
         if (options.InsecureSkipVerify) handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan, MaxResponseContentBufferSize = MaxAnswerBytes };
@@ -73,8 +77,11 @@ public sealed class PrometheusClient : IDisposable
 
         using var timeout = new CancellationTokenSource(Options.Timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var entered = false;
         try
         {
+            await _slots.WaitAsync(linked.Token).ConfigureAwait(false);
+            entered = true;
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, linked.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsStringAsync(linked.Token).ConfigureAwait(false);
             return PrometheusResponse.Read((int)response.StatusCode, response.ReasonPhrase, body);
@@ -86,6 +93,10 @@ public sealed class PrometheusClient : IDisposable
         catch (HttpRequestException e)
         {
             return QueryResult.Failed($"cannot query Prometheus at {Address}: {Describe(e)}");
+        }
+        finally
+        {
+            if (entered) _slots.Release();
         }
     }
 
@@ -129,5 +140,9 @@ public sealed class PrometheusClient : IDisposable
 
     public override string ToString() => $"Prometheus at {Address}";
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _slots.Dispose();
+    }
 }

@@ -9,6 +9,12 @@ public sealed record PrometheusClientOptions
     /// <summary>Time allowed for one query, from sending it to reading the whole answer. Default 5 s (Flagger's).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Queries in flight at once to this server (and connections to it); more wait their turn, within their timeout.
+    /// Default 16: a thousand canaries ticking together do not open a thousand connections.
+    /// </summary>
+    public int MaxConcurrentQueries { get; init; } = 16;
+
     /// <summary>Bearer token or basic auth, read when a query is sent; none by default.</summary>
     public PrometheusAuth? Auth { get; init; }
 

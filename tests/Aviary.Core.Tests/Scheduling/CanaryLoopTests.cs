@@ -52,6 +52,7 @@ public sealed class CanaryLoopTests
         var port = new RecordingPort(new FakeTimeProvider()) { Action = new ManualAction(ManualActionKind.Pause, "ops", DateTimeOffset.UnixEpoch) };
         var loop = new CanaryLoop(port, port.Clock);
 
+        // A paused canary keeps ticking at its interval (as a suspended one), it is not idle.
         Assert.Equal(LoopStep.Every(Interval), await loop.TickAsync(CancellationToken.None));
         Assert.Equal([ManualActionKind.Pause], port.PausesApplied);
         Assert.True(port.Saved.Single().Suspended);
@@ -60,6 +61,45 @@ public sealed class CanaryLoopTests
         await loop.TickAsync(CancellationToken.None);
         Assert.Equal([ManualActionKind.Pause, ManualActionKind.Resume], port.PausesApplied);
         Assert.False(port.Saved[1].Suspended);
+    }
+
+    [Fact]
+    public async Task Step_IdleWithResync_ParksUntilTheResyncOrAWakeThenStartsNewSlots()
+    {
+        var port = new RecordingPort(new FakeTimeProvider());
+        var loop = new CanaryLoop(port, port.Clock, idleResync: TimeSpan.FromMinutes(5));
+        var start = port.Clock.GetUtcNow();
+
+        // Initialized, no rollout under way: idle, so the next step is the resync, not the interval.
+        Assert.Equal(start.AddMinutes(5), await loop.StepAsync(CancellationToken.None));
+        Assert.Equal(CanaryPhase.Initialized, port.Status.Phase);
+        Assert.True(loop.Parked);
+
+        // Stepped early without a wake-up (something it read changed): a parked loop ticks at once, and stays parked.
+        port.Clock.Advance(TimeSpan.FromSeconds(7));
+        Assert.Equal(start.AddSeconds(7).AddMinutes(5), await loop.StepAsync(CancellationToken.None));
+        Assert.Equal(2, port.Reads.Count);
+
+        // Not idle any more (here: not readable now): the loop leaves the park and waits as the tick says.
+        port.Next = new CanaryRead.NotNow(TimeSpan.FromSeconds(5));
+        port.Clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(start.AddSeconds(15), await loop.StepAsync(CancellationToken.None));
+        Assert.False(loop.Parked);
+
+        // Stepped before its time without a wake-up: nothing happens, the time stays.
+        port.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(start.AddSeconds(15), await loop.StepAsync(CancellationToken.None));
+        Assert.Equal(3, port.Reads.Count);
+    }
+
+    [Fact]
+    public async Task Step_WithoutResync_NeverParks()
+    {
+        var port = new RecordingPort(new FakeTimeProvider());
+        var loop = new CanaryLoop(port, port.Clock);
+        Assert.Equal(port.Clock.GetUtcNow() + Interval, await loop.StepAsync(CancellationToken.None));
+        Assert.Equal(CanaryPhase.Initialized, port.Status.Phase);
+        Assert.False(loop.Parked);
     }
 
     [Fact]

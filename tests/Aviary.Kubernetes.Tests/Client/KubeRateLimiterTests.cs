@@ -72,7 +72,7 @@ public sealed class KubeRateLimiterTests
     public void Defaults_AreFiftyQpsAndBurstHundred()
     {
         var options = new KubeClientOptions();
-        Assert.Equal(50, options.Qps);
-        Assert.Equal(100, options.Burst);
+        Assert.Equal(100, options.Qps);
+        Assert.Equal(200, options.Burst);
     }
 }

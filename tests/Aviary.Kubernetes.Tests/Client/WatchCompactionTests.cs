@@ -88,4 +88,31 @@ public sealed class WatchCompactionTests : IAsyncLifetime
         Assert.False(byName.ContainsKey("kept"));
         Assert.Equal("2", after.Single(e => KubeJson.Name(e.Object) == "changed").Object!["data"]!["value"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task Informer_WatchExpiredAfterCompaction_RelistsAndStaysExact()
+    {
+        var ns = await Server.CreateNamespaceAsync("relist");
+        var other = await Server.CreateNamespaceAsync("elsewhere");
+        var maps = Client.Resource(KubeResources.ConfigMaps);
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "kept", "1"));
+        // Watches end every second or two, and resume from the last version they saw.
+        using var cached = new KubeClient(KubeClientConfig.FromKubeconfig(Server.AdminKubeconfig), new KubeClientOptions { WatchTimeout = TimeSpan.FromSeconds(1) });
+        var cache = cached.EnableCache(new KubeCacheOptions { Namespace = ns });
+        var informer = cache.For(KubeResources.ConfigMaps)!;
+        await informer.WaitForSyncAsync(CancellationToken.None);
+        Assert.Equal(0, informer.Relists);
+
+        // Writes elsewhere move etcd's revision past the informer's version without an event it would see; the
+        // compaction then makes that version expire, so the next reconnection gets 410 Gone and lists again.
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(other, "x"));
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(other, "y"));
+        await Server.CompactEtcdAsync();
+        await Eventually.True(() => informer.Relists >= 1, describe: () => $"{informer.Relists} relists, {informer.Count} objects");
+
+        // After the relist the cache is still exact and follows changes again.
+        Assert.Equal(["kept"], informer.List().Select(o => KubeJson.Name(o)));
+        await maps.CreateAsync(ResourceClientTests.ConfigMapNode(ns, "added", "2"));
+        await Eventually.True(() => informer.Get(ns, "added") is not null, describe: () => string.Join(",", informer.List().Select(o => KubeJson.Name(o))));
+    }
 }

@@ -99,6 +99,9 @@ public sealed record OperatorTestBedOptions
     /// <summary>How many replicas the bed can run (each has its identity and port). Default 2.</summary>
     public int MaxReplicas { get; init; } = 2;
 
+    /// <summary>Shards of the canaries between the replicas (<see cref="OperatorOptions.Shards"/>). Default 1: the leader runs them all.</summary>
+    public int Shards { get; init; } = 1;
+
     /// <summary>Run leader election (a Lease per bed). Default true.</summary>
     public bool LeaderElection { get; init; } = true;
 
@@ -266,6 +269,7 @@ public sealed class OperatorTestBed : IAsyncDisposable
             MetricsServer = Prometheus.Url,
             MeshProvider = Options.Provider,
             ApiTokenFile = ApiTokenFile,
+            Shards = Options.Shards,
             Dashboard = Options.Dashboard ? new Aviary.Dashboard.DashboardOptions() : null,
             DashboardListen = "127.0.0.1:0",
             LeaderElection = Options.LeaderElection

@@ -34,6 +34,12 @@ internal static class OperatorCommand
         var dashboard = new Option<bool>("--dashboard") { Description = "Serve the web dashboard (off by default): users log in with their own Kubernetes token; RBAC on canaries.flagger.app decides what they see and may do." };
         var dashboardListen = new Option<string>("--dashboard-listen") { Description = "Address of the dashboard.", DefaultValueFactory = _ => "0.0.0.0:8081" };
         var dashboardReadOnly = new Option<bool>("--dashboard-read-only") { Description = "Serve the dashboard without actions: no buttons, and the calls are refused." };
+        var qps = new Option<double>("--kube-api-qps") { Description = "Requests per second to the API server (client-side token bucket; 0: no limit).", DefaultValueFactory = _ => new Kubernetes.Client.KubeClientOptions().Qps };
+        var burst = new Option<int>("--kube-api-burst") { Description = "Requests allowed at once after a quiet period.", DefaultValueFactory = _ => new Kubernetes.Client.KubeClientOptions().Burst };
+        var workers = new Option<int>("--workers") { Description = "Canaries ticking at once (workers of the shared work queue).", DefaultValueFactory = _ => new CanaryControllerOptions().Workers };
+        var resync = new Option<string>("--resync-period") { Description = "How often a canary with no rollout under way ticks when nothing it reads changed (a change wakes it at once).", DefaultValueFactory = _ => "5m" };
+        var shards = new Option<int>("--shards") { Description = "Split the canaries between replicas into this many shards, one Lease each (1: the leader runs them all).", DefaultValueFactory = _ => 1 };
+        var selector = new Option<string?>("--label-selector") { Description = "Run only the canaries with these labels (e.g. team=payments)." };
         var command = new Command("operator", """
             Run the Kubernetes operator: watch Canary, MetricTemplate and AlertProvider (flagger.app/v1beta1), run the same
             scheduler as the local runtime against Deployments/DaemonSets and the mesh's routing objects, write status
@@ -44,9 +50,24 @@ internal static class OperatorCommand
 
             Example:
               aviary operator --kubeconfig ~/.kube/config --metrics-server http://prometheus.istio-system:9090
-            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, meshProvider, ingressClass, annotationsPrefix, tokenFile, dashboard, dashboardListen, dashboardReadOnly };
+            """) { kubeconfig, context, ns, listen, noElection, leaseNs, leaseName, identity, metricsServer, meshProvider, ingressClass, annotationsPrefix, tokenFile, dashboard, dashboardListen, dashboardReadOnly, qps, burst, workers, resync, selector, shards };
         command.SetAction(async (parse, ct) =>
         {
+            if (!Core.Primitives.GoDuration.TryParse(parse.GetValue(resync), out var resyncPeriod) || resyncPeriod <= TimeSpan.Zero)
+            {
+                await io.Error.WriteLineAsync($"aviary operator: --resync-period: '{parse.GetValue(resync)}' is not a positive duration (e.g. 5m, 30s)");
+                return 2;
+            }
+            if (parse.GetValue(shards) > 1 && parse.GetValue(noElection))
+            {
+                await io.Error.WriteLineAsync("aviary operator: --shards needs leader election's Leases: drop --no-leader-election");
+                return 2;
+            }
+            if (parse.GetValue(shards) < 1 || parse.GetValue(workers) < 1 || parse.GetValue(burst) < 1 || double.IsNaN(parse.GetValue(qps)))
+            {
+                await io.Error.WriteLineAsync("aviary operator: --shards, --workers and --kube-api-burst must be at least 1, --kube-api-qps a number");
+                return 2;
+            }
             var id = parse.GetValue(identity) ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Environment.ProcessId}";
             var options = new OperatorOptions
             {
@@ -65,6 +86,14 @@ internal static class OperatorCommand
                 ApiTokenFile = parse.GetValue(tokenFile),
                 Dashboard = parse.GetValue(dashboard) ? new Aviary.Dashboard.DashboardOptions { ReadOnly = parse.GetValue(dashboardReadOnly) } : null,
                 DashboardListen = parse.GetValue(dashboardListen)!,
+                Shards = parse.GetValue(shards),
+                Client = new Kubernetes.Client.KubeClientOptions { Qps = parse.GetValue(qps), Burst = parse.GetValue(burst) },
+                Controller = new CanaryControllerOptions
+                {
+                    Workers = parse.GetValue(workers),
+                    ResyncPeriod = resyncPeriod,
+                    LabelSelector = parse.GetValue(selector),
+                },
                 Routers = new KubeRouterOptions
                 {
                     IngressClass = parse.GetValue(ingressClass),
