@@ -89,8 +89,8 @@ internal sealed record Result(Scenario Scenario, string Operator)
     public double EtcdCores { get; init; }
     public int Ticks { get; init; }
 
-    public string Line() => Note ?? string.Create(CultureInfo.InvariantCulture,
-        $"{Succeeded}/{Scenario.Progressing} Succeeded; ratio {Ratio:F2}; lag p50/p95/p99 {Lag[0]:F2}/{Lag[1]:F2}/{Lag[2]:F2} s; " +
+    public string Line() => Lag.Length == 0 ? Note ?? "" : string.Create(CultureInfo.InvariantCulture,
+        $"{Succeeded}/{Scenario.Progressing} Succeeded{(Note is null ? "" : " (" + Note + ")")}; ratio {Ratio:F2}; lag p50/p95/p99 {Lag[0]:F2}/{Lag[1]:F2}/{Lag[2]:F2} s; " +
         $"reads/writes per canary per tick {ReadsPerTick:F2}/{WritesPerTick:F2}; operator {OperatorCores:F2} cores, {OperatorPeakMb:F0} MB peak; " +
         $"apiserver {ApiServerCores:F2}, etcd {EtcdCores:F2} cores");
 }
@@ -219,18 +219,11 @@ internal static class Run
     private static async Task KubeletAsync(KubeClient client, string ns, CancellationToken cancellationToken)
     {
         var deployments = client.Resource(KubeResources.Deployments);
-        var pending = System.Threading.Channels.Channel.CreateUnbounded<string>();
-        var seen = new ConcurrentDictionary<string, long>();
+        var pending = System.Threading.Channels.Channel.CreateUnbounded<(string Name, long Generation, int Replicas)>();
         var workers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
         {
-            await foreach (var name in pending.Reader.ReadAllAsync(cancellationToken))
+            await foreach (var (name, generation, replicas) in pending.Reader.ReadAllAsync(cancellationToken))
             {
-                var got = await deployments.GetAsync(ns, name, cancellationToken);
-                if (!got.Succeeded) continue;
-                var d = got.Value;
-                var generation = d["metadata"]?["generation"]?.GetValue<long>() ?? 1;
-                var replicas = d["spec"]?["replicas"]?.GetValue<int>() ?? 1;
-                if (d["status"]?["observedGeneration"]?.GetValue<long>() == generation && d["status"]?["readyReplicas"]?.GetValue<int>() == replicas) continue;
                 var now = TimeProvider.System.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
                 JsonObject Condition(string type, string reason) => new() { ["type"] = type, ["status"] = "True", ["reason"] = reason, ["lastUpdateTime"] = now, ["lastTransitionTime"] = now };
                 await deployments.PatchStatusAsync(ns, name, KubePatch.Merge(new JsonObject
@@ -249,13 +242,14 @@ internal static class Run
         }, cancellationToken)).ToList();
         try
         {
+            // The watched object is the latest: no read is needed before writing its status.
             await foreach (var e in deployments.WatchAllAsync(ns, null, cancellationToken))
             {
                 if (e.Object is not { } d || e.Type is not (WatchEventType.Added or WatchEventType.Modified)) continue;
                 var generation = d["metadata"]?["generation"]?.GetValue<long>() ?? 1;
                 var replicas = d["spec"]?["replicas"]?.GetValue<int>() ?? 1;
                 if (d["status"]?["observedGeneration"]?.GetValue<long>() == generation && (d["status"]?["readyReplicas"]?.GetValue<int>() ?? 0) == replicas) continue;
-                pending.Writer.TryWrite(KubeJson.Name(d)!);
+                pending.Writer.TryWrite((KubeJson.Name(d)!, generation, replicas));
             }
         }
         catch (OperationCanceledException)
@@ -497,13 +491,13 @@ internal static class Report
         s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
-            if (r.Note is not null && r.Succeeded == 0)
+            if (r.Lag.Length == 0)
             {
                 s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Scenario} | {r.Operator} | {r.Note} | | | | | | | | |");
                 continue;
             }
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Scenario} | {r.Operator} | {r.Succeeded}/{r.Scenario.Progressing}{(r.Note is null ? "" : " (" + r.Note + ")")} | {r.Ratio:F2} | {r.Lag[0]:F2} / {r.Lag[1]:F2} / {r.Lag[2]:F2} | {r.ReadsPerTick:F2} / {r.WritesPerTick:F2} | {r.IdleRequestsPerMinute:F0} | {r.OperatorCores:F2} | {r.OperatorPeakMb:F0} | {r.ApiServerCores:F2} | {r.EtcdCores:F2} |");
+                $"| {r.Scenario} | {r.Operator} | {r.Succeeded}/{r.Scenario.Progressing}{(r.Note is null ? "" : " (" + r.Note + ")")} | {(r.Ratio is { } ratio ? ratio.ToString("F2", CultureInfo.InvariantCulture) : "—")} | {r.Lag[0]:F2} / {r.Lag[1]:F2} / {r.Lag[2]:F2} | {r.ReadsPerTick:F2} / {r.WritesPerTick:F2} | {r.IdleRequestsPerMinute:F0} | {r.OperatorCores:F2} | {r.OperatorPeakMb:F0} | {r.ApiServerCores:F2} | {r.EtcdCores:F2} |");
         }
         s.AppendLine();
         s.AppendLine("Ratio: per canary, the time from its first Progressing to Succeeded over (its ticks − 1) × interval, median over the canaries (1.00: on schedule).");
