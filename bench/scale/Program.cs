@@ -224,19 +224,9 @@ internal static class Run
         {
             await foreach (var (name, generation, replicas) in pending.Reader.ReadAllAsync(cancellationToken))
             {
-                var now = TimeProvider.System.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-                JsonObject Condition(string type, string reason) => new() { ["type"] = type, ["status"] = "True", ["reason"] = reason, ["lastUpdateTime"] = now, ["lastTransitionTime"] = now };
                 await deployments.PatchStatusAsync(ns, name, KubePatch.Merge(new JsonObject
                 {
-                    ["status"] = new JsonObject
-                    {
-                        ["observedGeneration"] = generation,
-                        ["replicas"] = replicas,
-                        ["updatedReplicas"] = replicas,
-                        ["readyReplicas"] = replicas,
-                        ["availableReplicas"] = replicas,
-                        ["conditions"] = new JsonArray(Condition("Available", "MinimumReplicasAvailable"), Condition("Progressing", "NewReplicaSetAvailable")),
-                    },
+                    ["status"] = KubeApiServer.ReadyDeploymentStatus(name, generation, replicas, TimeProvider.System.GetUtcNow()),
                 }), cancellationToken);
             }
         }, cancellationToken)).ToList();

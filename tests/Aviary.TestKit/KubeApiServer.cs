@@ -375,28 +375,31 @@ public sealed class KubeApiServer : IAsyncDisposable
         var deployment = JsonNode.Parse(text)!;
         var generation = deployment["metadata"]?["generation"]?.GetValue<long>() ?? 1;
         var count = replicas ?? deployment["spec"]?["replicas"]?.GetValue<int>() ?? 1;
-        var now = TimeProvider.System.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        var patch = new JsonObject { ["status"] = ReadyDeploymentStatus(name, generation, count, TimeProvider.System.GetUtcNow()) };
+        await PatchStatusAsync(path, patch, cancellationToken);
+    }
+
+    /// <summary>The status a Deployment controller and kubelets give a Deployment whose rollout finished (for a merge patch).</summary>
+    public static JsonObject ReadyDeploymentStatus(string name, long generation, int replicas, DateTimeOffset now)
+    {
+        var time = now.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         JsonObject Condition(string type, string reason, string message) => new()
         {
             ["type"] = type, ["status"] = "True", ["reason"] = reason, ["message"] = message,
-            ["lastUpdateTime"] = now, ["lastTransitionTime"] = now,
+            ["lastUpdateTime"] = time, ["lastTransitionTime"] = time,
         };
-        var patch = new JsonObject
+        return new JsonObject
         {
-            ["status"] = new JsonObject
-            {
-                ["observedGeneration"] = generation,
-                ["replicas"] = count,
-                ["updatedReplicas"] = count,
-                ["readyReplicas"] = count,
-                ["availableReplicas"] = count,
-                ["unavailableReplicas"] = null,
-                ["conditions"] = new JsonArray(
-                    Condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
-                    Condition("Progressing", "NewReplicaSetAvailable", $"ReplicaSet \"{name}\" has successfully progressed.")),
-            },
+            ["observedGeneration"] = generation,
+            ["replicas"] = replicas,
+            ["updatedReplicas"] = replicas,
+            ["readyReplicas"] = replicas,
+            ["availableReplicas"] = replicas,
+            ["unavailableReplicas"] = null,
+            ["conditions"] = new JsonArray(
+                Condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
+                Condition("Progressing", "NewReplicaSetAvailable", $"ReplicaSet \"{name}\" has successfully progressed.")),
         };
-        await PatchStatusAsync(path, patch, cancellationToken);
     }
 
     /// <summary>Merge-patches the status subresource of the object at <paramref name="objectPath"/> (an API path) as the admin.</summary>

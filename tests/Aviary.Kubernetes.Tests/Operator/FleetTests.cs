@@ -58,11 +58,7 @@ public sealed class FleetTests(OperatorCluster cluster)
         var shard = ShardCoordinator.ShardOf(bed.Namespace, "podinfo", 6);
         var owner = replicas.Single(r => bed.Operator(r)!.Sharding!.Owned.Contains(shard));
         await using var splits = await RolloutRecorder.StartAsync(bed);
-        await bed.ApplyAsync(RolloutManifests.Podinfo());
-        await bed.ApplyAsync(RolloutManifests.Canary());
-        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
-        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
-        await bed.WaitUntilAsync(async () => await RolloutManifests.CanaryWeightAsync(bed) >= 20, TimeSpan.FromSeconds(60), "canary weight 20");
+        await RolloutManifests.RollOutUntilWeightAsync(bed, 20);
         // Only the owner ticks the canary.
         foreach (var r in replicas) Assert.Equal(r == owner, bed.Operator(r)!.Metrics.Ticks($"podinfo.{bed.Namespace}") > 0);
 

@@ -26,11 +26,7 @@ public sealed class LeaderTests(OperatorCluster cluster)
         Assert.False(bed.Operator(standby)!.IsLeader);
 
         await using var splits = await RolloutRecorder.StartAsync(bed);
-        await bed.ApplyAsync(RolloutManifests.Podinfo());
-        await bed.ApplyAsync(RolloutManifests.Canary());
-        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
-        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
-        await bed.WaitUntilAsync(async () => await RolloutManifests.CanaryWeightAsync(bed) >= 20, TimeSpan.FromSeconds(60), "canary weight 20");
+        await RolloutManifests.RollOutUntilWeightAsync(bed, 20);
 
         // Before the kill: the leader did every write; the standby watched (it serves /metrics, without the canary).
         var beforeKill = bed.OperatorLog.ToArray();
@@ -81,11 +77,7 @@ public sealed class LeaderTests(OperatorCluster cluster)
         var leader = await bed.WaitForLeaderAsync();
         var standby = 1 - leader;
         await using var splits = await RolloutRecorder.StartAsync(bed);
-        await bed.ApplyAsync(RolloutManifests.Podinfo());
-        await bed.ApplyAsync(RolloutManifests.Canary());
-        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
-        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
-        await bed.WaitUntilAsync(async () => await RolloutManifests.CanaryWeightAsync(bed) >= 20, TimeSpan.FromSeconds(60), "canary weight 20");
+        await RolloutManifests.RollOutUntilWeightAsync(bed, 20);
 
         await bed.StopOperatorAsync(leader);
         Assert.Equal(standby, await bed.WaitForLeaderAsync(TimeSpan.FromSeconds(30)));

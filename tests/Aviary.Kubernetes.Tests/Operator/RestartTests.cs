@@ -135,6 +135,16 @@ internal static class RolloutManifests
             maxWeight: {{maxWeight.ToString(CultureInfo.InvariantCulture)}}
         """;
 
+    /// <summary>podinfo and its canary applied, initialized, then a new image rolled out until the canary's weight reaches <paramref name="weight"/>.</summary>
+    public static async Task RollOutUntilWeightAsync(OperatorTestBed bed, int weight)
+    {
+        await bed.ApplyAsync(Podinfo());
+        await bed.ApplyAsync(Canary());
+        await bed.WaitForCanaryPhaseAsync("podinfo", "Initialized", TimeSpan.FromSeconds(60));
+        await bed.KubectlAsync("set", "image", "deployment/podinfo", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1");
+        await bed.WaitUntilAsync(async () => await CanaryWeightAsync(bed) >= weight, TimeSpan.FromSeconds(60), $"canary weight {weight}");
+    }
+
     public static async Task<int> CanaryWeightAsync(OperatorTestBed bed) =>
         (await bed.GetCanaryAsync())?["status"]?["canaryWeight"]?.GetValue<int>() ?? 0;
 
