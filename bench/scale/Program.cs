@@ -27,12 +27,14 @@ foreach (var scenario in arguments.Scenarios)
     {
         if (op.MaxCanaries is { } max && scenario.Total > max)
         {
-            results.Add(new Result(scenario, op.Name) { Note = $"not run: more than {max} canaries for this operator (--baseline-max)" });
+            results.Add(new Result(scenario, op.Name) { Note = $"not run: more than {max:N0} canaries for this operator (BASELINE_MAX)" });
             continue;
         }
         Console.WriteLine($"\n== {scenario} with the {op.Name} operator");
         results.Add(await Run.ScenarioAsync(server, prometheus, scenario, op, interval, arguments));
         Console.WriteLine(results[^1].Line());
+        // Written after every scenario, so that a long run interrupted keeps what it measured.
+        if (arguments.Readme is { } partial) Report.WriteReadme(partial, Report.Render(results, arguments, interval, server));
     }
 }
 
@@ -477,17 +479,24 @@ internal static class Report
         s.AppendLine(CultureInfo.InvariantCulture, $"stepWeight 10, maxWeight 50, one request-success-rate check. \"baseline\" is the operator at commit {args.BaselineCommit} (before issue 15), \"current\" this checkout's");
         s.AppendLine(CultureInfo.InvariantCulture, $"(flags: `{string.Join(' ', args.Operators.Last().ExtraArgs)}`).");
         s.AppendLine();
-        s.AppendLine("| scenario | operator | Succeeded | time-to-Succeeded ratio | tick lag p50 / p95 / p99 s | reads / writes per canary per tick | idle requests / min | operator cores | operator peak MB | apiserver cores | etcd cores |");
-        s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine("| scenario | operator | all Initialized after s | Succeeded | time-to-Succeeded ratio | tick lag p50 / p95 / p99 s | reads / writes per canary per tick | idle requests / min | operator cores | operator peak MB | apiserver cores | etcd cores |");
+        s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             if (r.Lag.Length == 0)
             {
-                s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Scenario} | {r.Operator} | {r.Note} | | | | | | | | |");
+                s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Scenario} | {r.Operator} | | {r.Note} | | | | | | | | |");
                 continue;
             }
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Scenario} | {r.Operator} | {r.Succeeded}/{r.Scenario.Progressing}{(r.Note is null ? "" : " (" + r.Note + ")")} | {(r.Ratio is { } ratio ? ratio.ToString("F2", CultureInfo.InvariantCulture) : "—")} | {r.Lag[0]:F2} / {r.Lag[1]:F2} / {r.Lag[2]:F2} | {r.ReadsPerTick:F2} / {r.WritesPerTick:F2} | {r.IdleRequestsPerMinute:F0} | {r.OperatorCores:F2} | {r.OperatorPeakMb:F0} | {r.ApiServerCores:F2} | {r.EtcdCores:F2} |");
+                $"| {r.Scenario} | {r.Operator} | {r.InitSeconds:F0} | {r.Succeeded}/{r.Scenario.Progressing}{(r.Note is null ? "" : " (" + r.Note + ")")} | {(r.Ratio is { } ratio ? ratio.ToString("F2", CultureInfo.InvariantCulture) : "—")} | {r.Lag[0]:F2} / {r.Lag[1]:F2} / {r.Lag[2]:F2} | {r.ReadsPerTick:F2} / {r.WritesPerTick:F2} | {r.IdleRequestsPerMinute:F0} | {r.OperatorCores:F2} | {r.OperatorPeakMb:F0} | {r.ApiServerCores:F2} | {r.EtcdCores:F2} |");
+        }
+        if (results.Any(r => r.Note?.StartsWith("not run", StringComparison.Ordinal) == true)
+            && results.FirstOrDefault(r => r.Operator == "baseline" && r.InitSeconds > 0) is { } measured)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"The baseline is not run above BASELINE_MAX canaries: at {measured.Scenario} it initialized in {measured.InitSeconds:F0} s ({measured.InitSeconds / measured.Scenario.Total:F2} s per canary, held by its fixed client limit of 50 requests/s) and finished {measured.Succeeded} of {measured.Scenario.Progressing} rollouts in twice the schedule, so a larger fleet only takes longer to show the same stall.");
         }
         s.AppendLine();
         s.AppendLine("Ratio: per canary, the time from its first Progressing to Succeeded over (its ticks − 1) × interval, median over the canaries (1.00: on schedule).");
