@@ -388,7 +388,7 @@ internal sealed record Counters(double OperatorCpu, double OperatorPeakMb, doubl
         long reads = 0, writes = 0;
         foreach (var line in text.Split('\n'))
         {
-            if (!line.StartsWith("apiserver_request_total{", StringComparison.Ordinal) || line.Contains("resource=\"\"", StringComparison.Ordinal)) continue;
+            if (!line.StartsWith("apiserver_request_total{", StringComparison.Ordinal) || line.Contains(",resource=\"\"", StringComparison.Ordinal)) continue;
             var value = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
             if (line.Contains("verb=\"GET\"", StringComparison.Ordinal) || line.Contains("verb=\"LIST\"", StringComparison.Ordinal)) reads += value;
             else if (line.Contains("verb=\"POST\"", StringComparison.Ordinal) || line.Contains("verb=\"PUT\"", StringComparison.Ordinal)
