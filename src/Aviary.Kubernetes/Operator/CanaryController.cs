@@ -52,7 +52,7 @@ public interface ICanaryOwnership
 /// workers). Every read comes from the client's informers (<see cref="KubeCache"/>); a canary with no rollout under
 /// way is parked until something it read changes (or the resync period passes), so idle canaries cost nothing. A tick
 /// writes only what changed: its status as a merge patch of the status subresource with optimistic concurrency
-/// (409: read again, same change), and Events aggregated. Only the replica that owns a canary ticks it.
+/// (409: the same change onto the current version), and Events aggregated. Only the replica that owns a canary ticks it.
 /// </summary>
 public sealed partial class CanaryController
 {
@@ -491,7 +491,7 @@ public sealed partial class CanaryController
     /// What the loop of one canary reads and writes on the API server: the Canary (its spec, status, annotations and
     /// finalizer) and its Events. Only the leader acts. A tick's writes are separate requests, in this order: the
     /// finalizer (added or removed with <c>revertOnDeletion</c>), a pause or resume (the paused annotation), the status
-    /// subresource (re-read and re-applied on 409), the action annotation cleared once decided, then Events.
+    /// subresource (only what changed; on 409 the same change onto the current version), the action annotation cleared once decided, then Events.
     /// </summary>
     private sealed class Port(CanaryController owner, string ns, string name) : ICanaryLoopPort
     {
